@@ -1,0 +1,72 @@
+"""Helpers for the book's notebooks: claim tables, the scoreboard, and glue of computed numbers."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from .cache import run_or_load
+from .claims import PAPERS, Claim, label_sort_key
+from .config import book_scale
+from .experiments import all_experiments
+from .results import Result
+
+_VERDICT_STYLE = {"holds": "✅ holds", "does not hold": "❌ does not hold",
+                  "not testable at this scale": "⚪ not testable at this scale"}
+
+
+class ClaimTable:
+    """A table of claims that renders as HTML in a notebook and as plain text elsewhere."""
+
+    def __init__(self, rows: Iterable[tuple[str, Claim]], title: str = "") -> None:
+        self.rows = sorted(rows, key=lambda r: label_sort_key(r[1].label))
+        self.title = title
+
+    def __repr__(self) -> str:
+        lines = [self.title] if self.title else []
+        for exp, c in self.rows:
+            lines.append(f"{c.label:7} {c.verdict:27} {exp:18} ours: {c.ours}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "<tr><th>claim</th><th>statement</th><th>paper</th><th>ours</th><th>verdict</th><th>experiment</th></tr>"
+        body = "".join(
+            f"<tr><td><b>{c.label}</b></td><td>{html.escape(c.statement)}</td><td>{html.escape(c.paper)}</td>"
+            f"<td>{html.escape(c.ours)}</td><td>{_VERDICT_STYLE[c.verdict]}</td><td><code>{exp}</code></td></tr>"
+            for exp, c in self.rows
+        )
+        title = f"<p><b>{html.escape(self.title)}</b></p>" if self.title else ""
+        return f'{title}<table class="claims-table">{head}{body}</table>'
+
+
+def claims_table(*results: Result) -> ClaimTable:
+    """The claims of one or more results, as a table: paper says / we measured / verdict."""
+    return ClaimTable((r.name, c) for r in results for c in r.claims)
+
+
+def scoreboard(scale: str | None = None) -> list[ClaimTable]:
+    """Every claim of every experiment, one table per paper, at the book's scale."""
+    scale = book_scale() if scale is None else scale
+    rows: dict[str, list[tuple[str, Claim]]] = {p: [] for p in PAPERS.values()}
+    for experiment in all_experiments():
+        result = run_or_load(experiment.config_cls.for_scale(scale))
+        for c in result.claims:
+            rows[c.paper_name].append((result.name, c))
+    return [ClaimTable(r, title=f"{paper} ({len(r)} claims scored)") for paper, r in rows.items() if r]
+
+
+def verdict_counts(tables: list[ClaimTable]) -> dict[str, int]:
+    """How many claims hold, do not hold, or are not testable, over some tables."""
+    counts = dict.fromkeys(_VERDICT_STYLE, 0)
+    for t in tables:
+        for _, c in t.rows:
+            counts[c.verdict] += 1
+    return counts
+
+
+def glue_metrics(result: Result, values: dict[str, float | int | str]) -> None:
+    """Glue named numbers of a result into the page (``{glue:text}`name```) without displaying them."""
+    from myst_nb import glue
+
+    for key, value in values.items():
+        glue(f"{result.name}.{key}", value, display=False)

@@ -1,0 +1,1 @@
+"""Data: generated languages and offline corpora."""

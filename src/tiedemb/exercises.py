@@ -1,0 +1,77 @@
+"""Checkers for the book's exercises: a student's function in, a verdict that says what is right or wrong out."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class CheckReport:
+    """The outcome of checking a student's function."""
+
+    passed: bool
+    message: str
+    details: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        head = ("PASSED: " if self.passed else "NOT YET: ") + self.message
+        return "\n".join([head, *("  - " + d for d in self.details)])
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _cases(n_cases: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    for i in range(n_cases):
+        n, d, v = 3 + 2 * i, 2 + i, 5 + 3 * i
+        hidden = torch.randn(n, d, generator=gen, dtype=torch.float64)
+        emb_out = torch.randn(v, d, generator=gen, dtype=torch.float64)
+        targets = torch.randint(0, v, (n,), generator=gen)
+        yield hidden, emb_out, targets
+
+
+def check_output_embedding_gradient(student: Callable, *, n_cases: int = 4, seed: int = 0,
+                                    atol: float = 1e-9) -> CheckReport:
+    """Check ``student(hidden, emb_out, targets) -> grad`` against autograd.
+
+    The loss is the mean cross-entropy of ``logits = hidden @ emb_out.T`` over the n positions; the student returns
+    its gradient with respect to ``emb_out`` (shape (vocab, d)). Inputs are float64 tensors: hidden (n, d),
+    emb_out (vocab, d), targets (n,) int64.
+    """
+    details = []
+    for k, (hidden, emb_out, targets) in enumerate(_cases(n_cases, seed)):
+        w = emb_out.clone().requires_grad_(True)
+        F.cross_entropy(hidden @ w.T, targets).backward()
+        expected = w.grad
+        try:
+            got = student(hidden.clone(), emb_out.clone(), targets.clone())
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception on case {k}: {last}")
+        got = torch.as_tensor(got, dtype=torch.float64)
+        if got.shape != expected.shape:
+            return CheckReport(False, f"case {k}: your gradient has shape {tuple(got.shape)}, expected "
+                               f"{tuple(expected.shape)} = (vocab_size, d_model), one row per output embedding row")
+        diff = (got - expected).abs()
+        if float(diff.max()) > atol:
+            row, col = divmod(int(diff.argmax()), diff.shape[1])
+            wrong_rows = sorted(set((diff > atol).nonzero()[:, 0].tolist()))
+            hint = ""
+            if torch.allclose(got, expected * hidden.shape[0], atol=1e-6):
+                hint = " It is n times too large: the loss is a mean over the n positions."
+            elif torch.allclose(got, -expected, atol=1e-6):
+                hint = " It has the wrong sign: the gradient is (q - y) h, not (y - q) h."
+            elif set(wrong_rows) <= set(targets.tolist()):
+                hint = " Only target rows are wrong: check the -1 of the one-hot target."
+            elif not (set(wrong_rows) & set(targets.tolist())):
+                hint = " Rows that are never a target are wrong: every row gets q(k) h, through the softmax."
+            details.append(f"largest error {float(diff.max()):.3g} at row {row}, column {col}")
+            details.append(f"rows that differ: {wrong_rows[:10]}{' ...' if len(wrong_rows) > 10 else ''}")
+            return CheckReport(False, f"case {k}: your gradient differs from autograd.{hint}", details)
+    return CheckReport(True, f"your gradient matches autograd on {n_cases} random cases (float64, atol {atol}).")

@@ -1,0 +1,43 @@
+"""Similarity structure of embedding matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def rankdata(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean rank), like scipy.stats.rankdata."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=ranks)
+    return (sums / counts)[inv]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two equally long vectors."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"spearman needs two 1-D vectors of equal length >= 2, got {a.shape}, {b.shape}")
+    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = np.sqrt((ra**2).sum() * (rb**2).sum())
+    return float((ra * rb).sum() / denom) if denom > 0 else 0.0
+
+
+def pair_cosines(weight: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
+    """Cosine similarity of the rows of ``weight`` for each pair (n_pairs, 2)."""
+    w = weight.detach().double()
+    w = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    p = torch.as_tensor(pairs, dtype=torch.long)
+    return (w[p[:, 0]] * w[p[:, 1]]).sum(dim=1).numpy()
+
+
+def random_pairs(vocab_size: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_pairs`` random pairs of distinct rows, (n_pairs, 2)."""
+    a = rng.integers(0, vocab_size, size=n_pairs)
+    b = (a + rng.integers(1, vocab_size, size=n_pairs)) % vocab_size
+    return np.stack([a, b], axis=1)

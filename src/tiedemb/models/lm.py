@@ -1,0 +1,111 @@
+"""Language models of the form softmax(E_out · g(E_in[x])) with a ``tied`` flag.
+
+Both models expose ``emb_in`` (an ``nn.Embedding``), ``emb_out`` (an ``nn.Linear`` from d_model to vocab_size),
+``body(x) -> h`` and ``forward(tokens) -> logits``. Logits are ``h · E_outᵀ (+ b)``.
+
+Paper: press2017, Sec. 2 (PW-D1); bertolotti2024 (B-S1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .tying import tie_embeddings
+
+
+class _LanguageModel(nn.Module):
+    """Shared parts: the two embeddings, tying, the logits, and analytic parameter counts."""
+
+    def __init__(self, vocab_size: int, d_model: int, tied: bool, output_bias: bool) -> None:
+        super().__init__()
+        if vocab_size < 2 or d_model < 1:
+            raise ValueError(f"vocab_size must be >= 2 and d_model >= 1, got {vocab_size}, {d_model}")
+        self.vocab_size = vocab_size
+        self.d_model = d_model
+        self.tied = tied
+        self.emb_in = nn.Embedding(vocab_size, d_model)
+        self.emb_out = nn.Linear(d_model, vocab_size, bias=output_bias)
+        if tied:
+            tie_embeddings(self.emb_in, self.emb_out)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The contextual representation g: (batch, seq, d_model) embeddings -> (batch, seq, d_model)."""
+        raise NotImplementedError
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        """h for every position: (batch, seq) token ids -> (batch, seq, d_model)."""
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must have shape (batch, seq), got {tuple(tokens.shape)}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got [{int(tokens.min())}, "
+                             f"{int(tokens.max())}]")
+        return self.body(self.emb_in(tokens))  # (batch, seq, d_model)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits for the next token at every position: (batch, seq) -> (batch, seq, vocab_size)."""
+        return self.emb_out(self.hidden(tokens))
+
+    def embedding_parameters(self) -> int:
+        """Analytic count of the embedding matrices: V·d once if tied, twice if not (plus the output bias)."""
+        n = self.vocab_size * self.d_model * (1 if self.tied else 2)
+        return n + (self.vocab_size if self.emb_out.bias is not None else 0)
+
+
+class LSTMLanguageModel(_LanguageModel):
+    """Embedding → n_layers LSTM → output embedding (Zaremba-style NNLM of Press & Wolf)."""
+
+    def __init__(self, vocab_size: int, d_model: int, n_layers: int = 2, *, tied: bool = False,
+                 output_bias: bool = True, dropout: float = 0.0, init_range: float | None = 0.1) -> None:
+        super().__init__(vocab_size, d_model, tied, output_bias)
+        self.lstm = nn.LSTM(d_model, d_model, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0)
+        self.drop = nn.Dropout(dropout)
+        self.n_layers = n_layers
+        if init_range is not None:  # the authors' TF code initialises every variable U(-r, r)
+            for p in self.parameters():
+                nn.init.uniform_(p, -init_range, init_range)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.drop(x))  # (batch, seq, d_model)
+        return self.drop(out)
+
+    def analytic_parameter_count(self) -> int:
+        """Embeddings + LSTM (PyTorch keeps two bias vectors per layer) (+ output bias)."""
+        d = self.d_model
+        lstm = self.n_layers * (4 * d * (d + d) + 2 * 4 * d)
+        return self.embedding_parameters() + lstm
+
+
+class TransformerLanguageModel(_LanguageModel):
+    """Embedding (+ learned positions) → causal pre-LN Transformer encoder → output embedding."""
+
+    def __init__(self, vocab_size: int, d_model: int, n_layers: int = 2, n_heads: int = 2, d_ff: int = 64, *,
+                 max_len: int = 128, tied: bool = False, output_bias: bool = False, dropout: float = 0.0) -> None:
+        super().__init__(vocab_size, d_model, tied, output_bias)
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.max_len = max_len
+        self.pos = nn.Parameter(torch.randn(max_len, d_model) / math.sqrt(d_model))
+        layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.n_layers, self.n_heads, self.d_ff = n_layers, n_heads, d_ff
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        seq = x.shape[1]
+        if seq > self.max_len:
+            raise ValueError(f"sequence length {seq} exceeds max_len {self.max_len}")
+        mask = nn.Transformer.generate_square_subsequent_mask(seq, dtype=x.dtype, device=x.device)
+        h = self.encoder(x + self.pos[:seq], mask=mask, is_causal=True)  # (batch, seq, d_model)
+        return self.norm(h)
+
+    def analytic_parameter_count(self) -> int:
+        """Embeddings + positions + layers (attention, feed-forward, two LayerNorms each) + final LayerNorm."""
+        d, f = self.d_model, self.d_ff
+        attn = 3 * d * d + 3 * d + d * d + d
+        ff = d * f + f + f * d + d
+        layer = attn + ff + 2 * 2 * d
+        return self.embedding_parameters() + self.max_len * d + self.n_layers * layer + 2 * d

@@ -1,0 +1,192 @@
+"""The result of one experiment run, and how it is written to and read from disk.
+
+On disk a result is a folder holding ``result.json`` (config, metrics, claims, provenance) and ``arrays.npz``
+(curves and matrices for the figures). Folders are written atomically: into a temporary sibling that is renamed into
+place, so a crash never leaves a half-written result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .claims import Claim
+from .config import PACKAGE_ROOT, REPO_ROOT
+
+SCHEMA = 1
+RESULT_FILE = "result.json"
+ARRAYS_FILE = "arrays.npz"
+
+
+class ResultError(RuntimeError):
+    """A result folder is missing, corrupt, or of another schema."""
+
+
+@dataclass
+class Result:
+    """What an experiment returns: its config, metrics, claims, arrays and provenance."""
+
+    name: str  # experiment name, e.g. "grad-check"
+    config: dict[str, Any]  # the config as plain data (ExperimentConfig.to_dict())
+    metrics: dict[str, Any]  # JSON-able numbers and small tables
+    claims: list[Claim]  # the paper's claims this experiment tests, with verdicts
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # curves and matrices for figures
+    provenance: dict[str, Any] = field(default_factory=dict)  # versions, commit, wall time, device
+
+    def claim(self, label: str) -> Claim:
+        """The claim with this label."""
+        for c in self.claims:
+            if c.label == label:
+                return c
+        raise KeyError(f"{self.name} has no claim {label!r}; it has {[c.label for c in self.claims]}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "config": self.config,
+            "seeds": self.config.get("seeds"),
+            "metrics": self.metrics,
+            "claims": [c.to_dict() for c in self.claims],
+            "arrays": sorted(self.arrays),
+            **self.provenance,
+        }
+
+    def save(self, folder: Path) -> Path:
+        """Write the result atomically into ``folder`` (replacing an older one) and return it."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(_jsonable(self.to_json()), indent=2, sort_keys=False, allow_nan=False)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+        try:
+            (tmp / RESULT_FILE).write_text(text + "\n", encoding="utf8")
+            with open(tmp / ARRAYS_FILE, "wb") as fh:
+                np.savez_compressed(fh, **{k: np.asarray(v) for k, v in self.arrays.items()})
+            replace_dir(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> Result:
+        """Read a result folder; raise :class:`ResultError` if it is missing, corrupt or of another schema."""
+        folder = Path(folder)
+        path = folder / RESULT_FILE
+        if not path.is_file():
+            raise ResultError(f"no {RESULT_FILE} in {folder}")
+        try:
+            data = json.loads(path.read_text(encoding="utf8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ResultError(f"{path} is not valid JSON: {err}") from None
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ResultError(f"{path} has schema {data.get('schema') if isinstance(data, dict) else None!r}, "
+                              f"expected {SCHEMA}")
+        try:
+            claims = [Claim.from_dict(c) for c in data["claims"]]
+            arrays: dict[str, np.ndarray] = {}
+            if data["arrays"]:
+                with np.load(folder / ARRAYS_FILE, allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+                if sorted(arrays) != sorted(data["arrays"]):
+                    raise ResultError(f"{folder / ARRAYS_FILE} holds {sorted(arrays)}, expected {data['arrays']}")
+            keys = {"schema", "name", "config", "seeds", "metrics", "claims", "arrays"}
+            return cls(
+                name=data["name"],
+                config=data["config"],
+                metrics=data["metrics"],
+                claims=claims,
+                arrays=arrays,
+                provenance={k: v for k, v in data.items() if k not in keys},
+            )
+        except ResultError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any malformed field means a corrupt result
+            raise ResultError(f"{folder} is corrupt: {type(err).__name__}: {err}") from None
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move folder ``src`` to ``dst``, replacing ``dst`` if it exists, never leaving ``dst`` half-written."""
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+        os.replace(dst, old / dst.name)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy/torch scalars and arrays to plain JSON types; reject NaN and infinities."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return _jsonable(obj.detach().cpu().tolist())
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(f"result contains a non-finite number ({obj}); refusing to write it")
+    return obj
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the package's source files: results computed by other code are stale."""
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The checkout's commit (with ``-dirty`` when the package has uncommitted changes), or None."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=REPO_ROOT, capture_output=True, text=True,
+            timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "") if commit else None
+
+
+def device_description() -> str:
+    """The machine the computation ran on, in words."""
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s)"
+
+
+def provenance(wall_time_s: float) -> dict[str, Any]:
+    """Versions, commit, device and wall time for a result computed now."""
+    return {
+        "package_version": __version__,
+        "code_version": code_version(),
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "device": device_description(),
+        "wall_time_s": round(wall_time_s, 3),
+    }
