@@ -147,7 +147,8 @@ def run_grad_check(cfg: GradCheckConfig) -> Result:
               "Eq. 2: every row updated at every step",
               f"closed form vs autograd: max error {worst('output_closed_form_err'):.1e}; "
               f"{min(r['output_rows_updated'] for r in rows):.0%} of rows updated", t2),
-        judge("PW-T3", "In a tied model, a row whose word is not in the input gets exactly the output-embedding update.",
+        judge("PW-T3",
+              "In a tied model, a row whose word is not in the input gets exactly the output-embedding update.",
               "Eq. 3: tied update = Eq. 2 for k not in the input",
               f"max |dL/dS - dL/dV| on absent rows: {worst('absent_rows_err'):.1e}", t3),
         judge("PW-E5", "The tied gradient is the sum of the input-path and output-path gradients, and the facts of "
