@@ -255,9 +255,14 @@ class PairReport:
         return "tying strains (soft: the body must separate the inputs)"
 
     def row(self) -> dict:
-        return {"pair": f"{self.a} / {self.b}", "count_a": self.count_a, "count_b": self.count_b,
-                "D_sem": self.semantic, "D_sem_null": self.semantic_null, "D_cond": self.conditional,
-                "D_cond_null": self.conditional_null, "sem_equiv": self.semantic_equivalent,
+        """The report as a flat JSON-able dict (NaN, i.e. undefined, as None)."""
+
+        def num(x: float) -> float | None:
+            return None if math.isnan(x) else float(x)
+
+        return {"pair": f"{self.a} / {self.b}", "count_a": num(self.count_a), "count_b": num(self.count_b),
+                "D_sem": num(self.semantic), "D_sem_null": num(self.semantic_null), "D_cond": num(self.conditional),
+                "D_cond_null": num(self.conditional_null), "sem_equiv": self.semantic_equivalent,
                 "cond_equiv": self.conditional_equivalent, "dh": self.dh, "advice": self.tie_advice,
                 "evidence": self.evidence}
 
@@ -417,20 +422,31 @@ def _cond_score(group: np.ndarray, label: np.ndarray) -> float:
     return float(np.abs(ca - cb).sum() / len(group))
 
 
-def _sem_score(group: np.ndarray, label: np.ndarray, target: np.ndarray, n_targets: int) -> tuple[float, float]:
+def _sem_cells(group: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's (group, target) cell id and each cell's group: a sparse table, computed once per pair."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    key = group * (int(target.max()) + 1) + target
+    cells, cell = np.unique(key, return_inverse=True)
+    return cell.reshape(-1), cells // (int(target.max()) + 1)
+
+
+def _sem_score(group: np.ndarray, label: np.ndarray, cell: np.ndarray, cell_group: np.ndarray) -> tuple[float, float]:
     """(D≡ estimate, coverage): mean TV between the target distributions after a and after b, per group."""
     if len(group) == 0:
         return float("nan"), 0.0
-    n = int(group.max()) + 1
-    key = group * n_targets + target
-    cb = np.bincount(key, weights=label, minlength=n * n_targets).reshape(n, n_targets)
-    ca = np.bincount(key, minlength=n * n_targets).reshape(n, n_targets) - cb
-    na, nb = ca.sum(1), cb.sum(1)
+    n_groups, n_cells = int(group.max()) + 1, len(cell_group)
+    nb = np.bincount(group, weights=label, minlength=n_groups)
+    na = np.bincount(group, minlength=n_groups) - nb
+    cb = np.bincount(cell, weights=label, minlength=n_cells)
+    ca = np.bincount(cell, minlength=n_cells) - cb
     both = (na > 0) & (nb > 0)
     if not both.any():
         return float("nan"), 0.0
-    tv = 0.5 * np.abs(ca[both] / na[both, None] - cb[both] / nb[both, None]).sum(1)
-    w = (na + nb)[both]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.abs(ca / na[cell_group] - cb / nb[cell_group])
+    tv = 0.5 * np.bincount(cell_group, weights=np.where(both[cell_group], diff, 0.0), minlength=n_groups)
+    w = np.where(both, na + nb, 0.0)
     return float((w * tv).sum() / w.sum()), float(w.sum() / len(group))
 
 
@@ -463,13 +479,14 @@ def estimate_pair(corpus: Sequence[Sequence[str]], a: str, b: str, *, window: in
         raise LanguageError(f"symbols {missing} never occur in the corpus")
     rec = _records(corpus, a, b, window, causal)
     d_cond = _cond_score(rec.cond_group, rec.cond_label)
-    d_sem, coverage = _sem_score(rec.sem_group, rec.sem_label, rec.sem_target, rec.n_targets)
+    cell, cell_group = _sem_cells(rec.sem_group, rec.sem_target)
+    d_sem, coverage = _sem_score(rec.sem_group, rec.sem_label, cell, cell_group)
     null_cond, null_sem = [], []
     n_tokens = len(rec.cond_label)
     for _ in range(permutations):
         null_cond.append(_cond_score(rec.cond_group, rng.integers(0, 2, n_tokens)))
         shuffled = rng.permutation(rec.cond_label)  # relabel occurrences (tokens), keeping the counts
-        null_sem.append(_sem_score(rec.sem_group, shuffled[rec.sem_token], rec.sem_target, rec.n_targets)[0])
+        null_sem.append(_sem_score(rec.sem_group, shuffled[rec.sem_token], cell, cell_group)[0])
     few = min(rec.counts) < min_count or not coverage > 0
     sem_ok = not (d_sem > np.nanmax(null_sem)) if null_sem and not math.isnan(d_sem) else True
     cond_ok = not (d_cond > np.nanmax(null_cond)) if null_cond else True
