@@ -143,9 +143,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         print(f"python -m tiedemb diagnose: error: {err}", file=sys.stderr)
         return 2
     words = sum(len(s) for s in corpus)
-    print(f"{words} words in {len(corpus)} sentences; context: "
-          f"{'whole sentence' if window is None else f'{window} word(s)'} {'on the left' if args.causal else 'each side'}"
-          f"; {permutations} permutations")
+    context = "whole sentence" if window is None else f"{window} word(s)"
+    side = "on the left" if args.causal else "each side"
+    print(f"{words} words in {len(corpus)} sentences; context: {context} {side}; {permutations} permutations")
     print(f"{'pair':<22} {'n_a':>7} {'n_b':>7} {'D≡ (null)':>14} {'D∼ (null)':>14}  DH / advice")
     for r in reports:
         sem = f"{r.semantic:.3f} ({r.semantic_null:.3f})"
