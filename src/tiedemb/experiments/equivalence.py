@@ -387,3 +387,43 @@ def run_diagnose(cfg: DiagnoseConfig) -> Result:
     arrays = {key: np.array([np.nan if r[col] is None else r[col] for r in rows])
               for key, col in (("d_sem", "D_sem"), ("d_cond", "D_cond"))}
     return Result(cfg.name, cfg.to_dict(), m, [], arrays)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Numbers for the chapter's prose
+
+
+def prose_numbers(result: Result) -> dict[str, str]:
+    """The numbers the chapter quotes, formatted (rounded) for ``glue``: stable across runs and machines."""
+    m = result.metrics
+
+    def e(x: float) -> str:
+        return f"{x:.0e}" if x else "0"
+
+    if result.name == "eqv-theorems":
+        return {"l1_err": e(m["l1_max_err"]), "t1_init": f"{m['t1_dist_init']:.2f}", "t1_opt": e(m["t1_dist_opt"]),
+                "t1_def_opt": f"{m['t1_def_dist_opt']:.2f}", "t1_def_span": e(m["t1_def_dist_span"]),
+                "t1_ratio_opt": f"{m['t1_ratio_dist_opt']:.2f}", "t2_diff": e(m["t2_max_pred_diff"]),
+                "t3_diff": e(m["t3_max_pred_diff"]), "t4_init": f"{m['t4_dist_init']:.2f}",
+                "t4_opt": e(m["t4_dist_opt"]), "t4_body": f"{m['t4_body_dist_opt']:.2f}",
+                "t4_out": f"{m['t4_out_dist_opt']:.2f}", "t4_body_excess": e(abs(m["t4_body_excess"])),
+                "rank": str(m["deficient_rank"]), "d": str(m["d_model"])}
+    if result.name == "eqv-tying":
+        ex = m["excess"]
+        return {"conflict_tied": e(ex["conflict"]["tied"]), "conflict_untied": e(ex["conflict"]["untied"]),
+                "agree_tied": e(ex["agree"]["tied"]), "agree_untied": e(ex["agree"]["untied"]),
+                "freq_tied": e(ex["freq"]["tied"]), "freq_untied": e(ex["freq"]["untied"]),
+                "bayes_conflict": f"{m['bayes']['conflict']:.4f}",
+                "min_contraction": e(m["random_min_contraction_eq"]),
+                "neg_share": f"{m['random_negative_share_ratio9']:.0%}",
+                "agree_tied_final": f"{m['final_dist']['agree_tied_dist_out']:.2f}",
+                "agree_untied_final": f"{m['final_dist']['agree_untied_dist_out']:.2f}",
+                "freq_tied_final": f"{m['final_dist']['freq_tied_dist_out']:.2f}",
+                "trials": str(result.config["trials"] * len(result.config["seeds"]))}
+    if result.name == "eqv-diagnose":
+        return {"xor_matches": str(m["xor_matches"]), "planted_found": str(m["synthetic_planted_found"]),
+                "planted": str(m["synthetic_planted"]), "wiki_words": f"{m['wiki_words']:,}",
+                "wiki_articles": str(m["wiki_articles"]), "wiki_pairs": str(m["wiki_pairs"]),
+                "wiki_fails": str(m["wiki_dh_fails"]), "xor_bits": str(result.config["xor_bits"]),
+                "xor_samples": f"{result.config['xor_samples']:,}"}
+    raise KeyError(f"no prose numbers for {result.name}")

@@ -95,3 +95,38 @@ def plot_diagnostic(result: Result, ax=None) -> Figure:
     ax.legend(fontsize=8, title="squares: exact", title_fontsize=7)
     ax.set_title("Where the distributional hypothesis fails: off the diagonal", fontsize=9)
     return fig
+
+
+class DiagnosticTable:
+    """The diagnostic's rows as a table: HTML in a notebook, rounded plain text elsewhere (stable under nbval)."""
+
+    COLUMNS = (("source", "source"), ("pair", "pair"), ("count_a", "n_a"), ("count_b", "n_b"), ("D_sem", "D≡"),
+               ("D_sem_null", "D≡ null"), ("D_cond", "D∼"), ("D_cond_null", "D∼ null"), ("dh", "DH"),
+               ("expected", "expected"), ("advice", "should I tie?"))
+
+    def __init__(self, rows: list[dict], source: str = "") -> None:
+        self.rows = [r for r in rows if r["source"].startswith(source)]
+
+    @staticmethod
+    def _cell(key: str, value) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.3f}" if key.startswith("D_") or value < 1 else f"{value:.0f}"
+        return str(value)
+
+    def __repr__(self) -> str:
+        return "\n".join(" | ".join(self._cell(k, r[k]) for k, _ in self.COLUMNS) for r in self.rows)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "".join(f"<th>{html.escape(t)}</th>" for _, t in self.COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(self._cell(k, r[k]))}</td>" for k, _ in self.COLUMNS)
+                       + "</tr>" for r in self.rows)
+        return f'<table class="diagnostic-table"><tr>{head}</tr>{body}</table>'
+
+
+def diagnostic_table(result: Result, source: str = "") -> DiagnosticTable:
+    """The rows of an ``eqv-diagnose`` result whose source starts with ``source`` (e.g. "XOR", "Wikipedia")."""
+    return DiagnosticTable(result.metrics["rows"], source)
