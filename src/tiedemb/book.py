@@ -11,8 +11,11 @@ from .config import book_scale
 from .experiments import all_experiments
 from .results import Result
 
-_VERDICT_STYLE = {"holds": "✅ holds", "does not hold": "❌ does not hold",
-                  "not testable at this scale": "⚪ not testable at this scale"}
+_VERDICT_STYLE = {
+    "holds": '<span style="color:#1a7f37;font-weight:bold">holds</span>',
+    "does not hold": '<span style="color:#cf222e;font-weight:bold">does not hold</span>',
+    "not testable at this scale": '<span style="color:#6e7781;font-weight:bold">not testable at this scale</span>',
+}
 
 
 class ClaimTable:
