@@ -11,8 +11,11 @@ from .config import book_scale
 from .experiments import all_experiments
 from .results import Result
 
-_VERDICT_STYLE = {"holds": "✅ holds", "does not hold": "❌ does not hold",
-                  "not testable at this scale": "⚪ not testable at this scale"}
+_VERDICT_STYLE = {
+    "holds": '<span style="color:#1a7f37;font-weight:bold">holds</span>',
+    "does not hold": '<span style="color:#cf222e;font-weight:bold">does not hold</span>',
+    "not testable at this scale": '<span style="color:#6e7781;font-weight:bold">not testable at this scale</span>',
+}
 
 
 class ClaimTable:
@@ -44,29 +47,61 @@ def claims_table(*results: Result) -> ClaimTable:
     return ClaimTable((r.name, c) for r in results for c in r.claims)
 
 
-def scoreboard(scale: str | None = None) -> list[ClaimTable]:
-    """Every claim of every experiment, one table per paper, at the book's scale."""
+class Scoreboard:
+    """Every claim of every experiment, one table per paper; renders as HTML in a notebook."""
+
+    def __init__(self, tables: list[ClaimTable], scale: str) -> None:
+        self.tables = tables
+        self.scale = scale
+
+    def counts(self) -> dict[str, int]:
+        """How many claims hold, do not hold, or are not testable."""
+        counts = dict.fromkeys(_VERDICT_STYLE, 0)
+        for t in self.tables:
+            for _, c in t.rows:
+                counts[c.verdict] += 1
+        return counts
+
+    def _summary(self) -> str:
+        counts = self.counts()
+        total = sum(counts.values())
+        return f"{total} claims at {self.scale} scale: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+
+    def __repr__(self) -> str:
+        return "\n\n".join([self._summary(), *map(repr, self.tables)])
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self._summary())}</p>" + "".join(t._repr_html_() for t in self.tables)
+
+
+def scoreboard(scale: str | None = None) -> Scoreboard:
+    """Every claim of every experiment, one table per paper, at the book's scale (results from the cache)."""
     scale = book_scale() if scale is None else scale
     rows: dict[str, list[tuple[str, Claim]]] = {p: [] for p in PAPERS.values()}
     for experiment in all_experiments():
         result = run_or_load(experiment.config_cls.for_scale(scale))
         for c in result.claims:
             rows[c.paper_name].append((result.name, c))
-    return [ClaimTable(r, title=f"{paper} ({len(r)} claims scored)") for paper, r in rows.items() if r]
+    tables = [ClaimTable(r, title=f"{paper} ({len(r)} claims scored)") for paper, r in rows.items() if r]
+    return Scoreboard(tables, scale)
 
 
-def verdict_counts(tables: list[ClaimTable]) -> dict[str, int]:
-    """How many claims hold, do not hold, or are not testable, over some tables."""
-    counts = dict.fromkeys(_VERDICT_STYLE, 0)
-    for t in tables:
-        for _, c in t.rows:
-            counts[c.verdict] += 1
-    return counts
+def metric(result: Result, path: str):
+    """A metric by dotted path, e.g. ``metric(r, "per_arch.lstm.gradcheck")``."""
+    value = result.metrics
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(f"{result.name} has no metric {path!r} (stuck at {part!r})")
+        value = value[part]
+    return value
 
 
-def glue_metrics(result: Result, values: dict[str, float | int | str]) -> None:
-    """Glue named numbers of a result into the page (``{glue:text}`name```) without displaying them."""
+def glue_metrics(result: Result, paths: list[str]) -> None:
+    """Glue metrics of a result into the page without displaying them.
+
+    Each dotted path ``p`` is glued as ``<experiment>.<p>``; prose shows it with ``{glue:text}`<experiment>.<p>:.3f```.
+    """
     from myst_nb import glue
 
-    for key, value in values.items():
-        glue(f"{result.name}.{key}", value, display=False)
+    for path in paths:
+        glue(f"{result.name}.{path}", metric(result, path), display=False)

@@ -91,17 +91,14 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             raise ConfigError(f"bad seeds {text!r}: empty item; use e.g. '0,1,2' or '42-46'")
         lo, sep, hi = part.partition("-")
         try:
-            if sep:
-                a, b = int(lo), int(hi)
-                if b < a:
-                    raise ConfigError(f"bad seeds {text!r}: range {part!r} is decreasing")
-                seeds.extend(range(a, b + 1))
-            else:
-                seeds.append(int(part))
+            bounds = (int(lo), int(hi)) if sep else (int(part), int(part))
         except ValueError:
             raise ConfigError(
                 f"bad seeds {text!r}: {part!r} is not an integer or a range; use e.g. '0,1,2' or '42-46'"
             ) from None
+        if bounds[1] < bounds[0]:
+            raise ConfigError(f"bad seeds {text!r}: range {part!r} is decreasing")
+        seeds.extend(range(bounds[0], bounds[1] + 1))
     return check_seeds(tuple(seeds))
 
 
@@ -169,10 +166,11 @@ class ExperimentConfig:
 
 def positive(name: str, value: float, *, integer: bool = False) -> None:
     """Raise :class:`ConfigError` unless ``value`` is a positive number (an int if ``integer``)."""
-    if integer and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-        raise ConfigError(f"{name} must be positive, got {value!r}")
+    if integer:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
 
 
 def one_of(name: str, value: Any, allowed: tuple[Any, ...]) -> None:

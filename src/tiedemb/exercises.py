@@ -77,6 +77,19 @@ def check_output_embedding_gradient(student: Callable, *, n_cases: int = 4, seed
     return CheckReport(True, f"your gradient matches autograd on {n_cases} random cases (float64, atol {atol}).")
 
 
+def solution_output_embedding_gradient(hidden: torch.Tensor, emb_out: torch.Tensor,
+                                       targets: torch.Tensor) -> torch.Tensor:
+    """Reference solution: the mean over positions of (q - y) hᵀ, with q = softmax(h E_outᵀ)."""
+    probs = torch.softmax(hidden @ emb_out.T, dim=-1)  # (n, vocab)
+    onehot = F.one_hot(targets, emb_out.shape[0]).to(probs.dtype)  # (n, vocab)
+    return (probs - onehot).T @ hidden / hidden.shape[0]  # (vocab, d)
+
+
+def mistake_sum_instead_of_mean(hidden: torch.Tensor, emb_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """A common mistake, for the book to show the checker's feedback: the sum over positions instead of the mean."""
+    return solution_output_embedding_gradient(hidden, emb_out, targets) * hidden.shape[0]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Theory chapter (bertolotti2024): equivalences
 

@@ -147,11 +147,17 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+PRESENTATION = ("plotting", "book.py", "cli.py", "exercises.py", "__main__.py")
+"""Modules that only present results; changing them does not make a result stale."""
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the package's source files: results computed by other code are stale."""
+    """A hash of the package's computing source files: results computed by other code are stale."""
     h = hashlib.sha256(__version__.encode())
     for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        if path.relative_to(PACKAGE_ROOT).parts[0] in PRESENTATION:
+            continue
         h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -427,3 +427,11 @@ def prose_numbers(result: Result) -> dict[str, str]:
                 "wiki_fails": str(m["wiki_dh_fails"]), "xor_bits": str(result.config["xor_bits"]),
                 "xor_samples": f"{result.config['xor_samples']:,}"}
     raise KeyError(f"no prose numbers for {result.name}")
+
+
+def glue_prose(result: Result) -> None:
+    """Glue :func:`prose_numbers` into the page (``{glue:text}`<experiment>.<key>```) without displaying them."""
+    from myst_nb import glue
+
+    for key, value in prose_numbers(result).items():
+        glue(f"{result.name}.{key}", value, display=False)

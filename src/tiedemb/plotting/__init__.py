@@ -7,10 +7,11 @@ files. Nothing in the package imports this module except the CLI; notebooks call
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # rcParams; in a notebook, importing pyplot also enables inline display
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -36,6 +37,26 @@ plt.rcParams.update({
 })
 
 
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _register_notebook_display() -> None:
+    """In IPython, show a returned Figure as a PNG (figures here are not pyplot-managed, so none shows twice)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, _png)
+
+
+_register_notebook_display()
+
+
 def figure(name: str) -> Callable[[FigureFn], FigureFn]:
     """Register a figure function for experiment ``name``."""
 
@@ -46,12 +67,16 @@ def figure(name: str) -> Callable[[FigureFn], FigureFn]:
     return wrap
 
 
+def new_figure(size=(6.0, 3.6), nrows: int = 1, ncols: int = 1, **kw):
+    """A figure not managed by pyplot (so a notebook shows it once, as the cell's value) and its axes."""
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
 def _axes(ax=None, size=(6.0, 3.6)):
     if ax is None:
-        fig, ax = plt.subplots(figsize=size, layout="constrained")
-    else:
-        fig = ax.figure
-    return fig, ax
+        return new_figure(size)
+    return ax.figure, ax
 
 
 def band(ax, x: np.ndarray, runs: np.ndarray, *, color: str, label: str, **kw) -> None:
@@ -75,7 +100,6 @@ def save_figures(result: Result, folder: Path) -> list[Path]:
             path = folder / f"{stem}.{ext}"
             fig.savefig(path, bbox_inches="tight")
             paths.append(path)
-        plt.close(fig)
     return paths
 
 

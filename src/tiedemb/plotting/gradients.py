@@ -43,9 +43,11 @@ def plot_update_frequency(result: Result, ax=None) -> Figure:
     fig, ax = _axes(ax)
     freq = result.arrays["frequency"]
     order = np.argsort(freq)
-    for key in ("out", "tied", "in", "tied_input_role"):
+    for key in ("out", "in", "tied", "tied_input_role"):
         y = result.arrays[f"update_fraction_{key}"].mean(axis=0)
-        ax.plot(freq[order], y[order], ".", ms=3, color=COLORS[key], label=LABELS[key], alpha=0.8)
+        untied = key in ("out", "in")  # hollow and larger, so the tied points drawn on top leave them visible
+        ax.plot(freq[order], y[order], "o" if untied else ".", ms=6 if untied else 3, color=COLORS[key],
+                mfc="none" if untied else COLORS[key], mew=0.8, label=LABELS[key], alpha=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("word frequency in the training text")
     ax.set_ylabel("fraction of steps the row is updated")

@@ -1,0 +1,93 @@
+import json
+
+import numpy as np
+import pytest
+
+from tiedemb.cache import ResultMissing, StaleResultWarning, cache_path, run_or_load
+from tiedemb.claims import judge
+from tiedemb.experiments.gradients import GradCheckConfig
+from tiedemb.results import Result, ResultError
+
+TINY = GradCheckConfig(vocab_size=8, d_model=4, n_layers=1, d_ff=4, batch_size=2, seq_len=4, batches=1,
+                       gradcheck_vocab=4, seeds=(0,))
+
+
+def _result():
+    return Result("grad-check", TINY.to_dict(), {"x": 1.5, "nested": {"y": [1, 2]}},
+                  [judge("PW-T1", "s", "p", "o", True)], {"curve": np.arange(4.0)}, {"wall_time_s": 1.0})
+
+
+def test_save_load_round_trip(tmp_path):
+    folder = _result().save(tmp_path / "r")
+    loaded = Result.load(folder)
+    assert loaded.metrics == {"x": 1.5, "nested": {"y": [1, 2]}}
+    assert loaded.claims[0].label == "PW-T1"
+    np.testing.assert_array_equal(loaded.arrays["curve"], np.arange(4.0))
+    assert loaded.provenance["wall_time_s"] == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary folders left behind
+
+
+def test_non_finite_numbers_are_refused_and_nothing_is_written(tmp_path):
+    bad = _result()
+    bad.metrics["x"] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        bad.save(tmp_path / "r")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_reports_corruption(tmp_path):
+    folder = _result().save(tmp_path / "r")
+    (folder / "result.json").write_text("{not json")
+    with pytest.raises(ResultError, match="not valid JSON"):
+        Result.load(folder)
+    with pytest.raises(ResultError, match="no result.json"):
+        Result.load(tmp_path / "missing")
+
+
+def test_run_or_load_computes_once_then_loads(tmp_cache):
+    first = run_or_load(TINY)
+    folder = cache_path(TINY)
+    assert (folder / "result.json").is_file()
+    stamp = (folder / "result.json").stat().st_mtime_ns
+    second = run_or_load(TINY)
+    assert (folder / "result.json").stat().st_mtime_ns == stamp
+    assert second.metrics == json.loads(json.dumps(first.metrics))
+    data = json.loads((folder / "result.json").read_text())
+    for key in ("config", "metrics", "claims", "seeds", "package_version", "code_version", "git_commit",
+                "wall_time_s", "device"):
+        assert key in data
+    assert set(data["claims"][0]) == {"label", "statement", "paper", "ours", "verdict"}
+
+
+def test_corrupt_cache_entry_is_recomputed_with_a_warning(tmp_cache):
+    run_or_load(TINY)
+    (cache_path(TINY) / "result.json").write_text("garbage")
+    with pytest.warns(StaleResultWarning, match="corrupt"):
+        result = run_or_load(TINY)
+    assert result.claims
+
+
+def test_stale_cache_entry_is_recomputed_with_a_warning(tmp_cache):
+    run_or_load(TINY)
+    path = cache_path(TINY) / "result.json"
+    data = json.loads(path.read_text())
+    data["code_version"] = "0000000000000000"
+    path.write_text(json.dumps(data))
+    with pytest.warns(StaleResultWarning, match="code version 0000000000000000"):
+        run_or_load(TINY)
+    assert json.loads(path.read_text())["code_version"] != "0000000000000000"
+
+
+def test_missing_paper_result_names_the_command(tmp_cache, monkeypatch):
+    monkeypatch.setenv("TIEDEMB_RESULTS_DIR", str(tmp_cache / "none"))
+    with pytest.raises(ResultMissing, match="python -m tiedemb run grad-update-rule --scale paper"):
+        run_or_load(__import__("tiedemb.experiments.gradients").experiments.gradients.UpdateRuleConfig.paper())
+
+
+def test_same_config_same_numbers(tmp_cache):
+    from tiedemb.cache import compute
+
+    a, b = compute(TINY), compute(TINY)
+    assert a.metrics == b.metrics
+    for key in a.arrays:
+        np.testing.assert_array_equal(a.arrays[key], b.arrays[key])
