@@ -222,7 +222,7 @@ def dh_violations(lang: Language, pairs: Iterable[tuple[str, str]] | None = None
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PairReport:
     """How equivalent two symbols are: exact (from a language) or estimated (from a corpus)."""
 
@@ -252,7 +252,19 @@ class PairReport:
             return "tying is consistent here"
         if self.conditional_equivalent:
             return "tying conflicts (hard: a tied model cannot be optimal)"
-        return "tying strains (soft: the body must separate the inputs)"
+        return "tying strains (soft: the body must make the two different rows act alike as inputs)"
+
+    def __repr__(self) -> str:
+        def yes(flag: bool) -> str:
+            return "yes" if flag else "no"
+
+        null = "" if self.evidence == "exact" else " (estimated; permutation null "
+        sem_null = f"{null}{self.semantic_null:.3f})" if null else ""
+        cond_null = f"{null}{self.conditional_null:.3f})" if null else ""
+        return (f"pair {self.a} / {self.b}\n"
+                f"  D≡ = {self.semantic:.3f}{sem_null}: {self.a} ≡ {self.b}? {yes(self.semantic_equivalent)}\n"
+                f"  D∼ = {self.conditional:.3f}{cond_null}: {self.a} ∼ {self.b}? {yes(self.conditional_equivalent)}\n"
+                f"  distributional hypothesis: {self.dh}; {self.tie_advice}")
 
     def row(self) -> dict:
         """The report as a flat JSON-able dict (NaN, i.e. undefined, as None)."""
