@@ -31,8 +31,10 @@ def _lbfgs(params: list[torch.Tensor], loss_fn, iters: int = 400) -> float:
         loss.backward()
         return loss
 
-    for _ in range(3):  # restarts of L-BFGS's memory help on ill-conditioned problems
+    for _ in range(20):  # restart L-BFGS's memory until the gradient vanishes (ill-conditioned problems need it)
         opt.step(closure)
+        if max(float(p.grad.abs().max()) for p in params) < 1e-11:
+            break
     with torch.no_grad():
         return float(loss_fn())
 
@@ -84,10 +86,10 @@ def output_theorem(n_contexts: int, d_model: int, vocab: int, rank: int, ratio: 
     p(a|x)/p(b|x) = ``ratio`` in every context (ratio 1: a ∼ b). Symbols a, b are rows 0 and 1."""
     # Representations of the given rank whose last coordinate is a constant 1 (a bias unit), so that the language
     # below is realisable: logit_a − logit_b = log(ratio) in every context.
-    basis = torch.randn(rank - 1, d_model - 1, generator=gen, dtype=DTYPE)
+    basis = torch.randn(rank - 1, d_model - 1, generator=gen, dtype=DTYPE) / (rank - 1) ** 0.5
     hidden = torch.cat([torch.randn(n_contexts, rank - 1, generator=gen, dtype=DTYPE) @ basis,
                         torch.ones(n_contexts, 1, dtype=DTYPE)], 1)  # (n, d) of rank `rank`
-    true = torch.randn(vocab, d_model, generator=gen, dtype=DTYPE)
+    true = torch.randn(vocab, d_model, generator=gen, dtype=DTYPE) / d_model**0.5  # logits of order 1: well posed
     true[0] = true[1]
     true[0, -1] += np.log(ratio)
     logits = hidden @ true.T

