@@ -98,9 +98,12 @@ def plot_diagnostic(result: Result, ax=None) -> Figure:
 
 
 class DiagnosticTable:
-    """The diagnostic's rows as a table: HTML in a notebook, rounded plain text elsewhere (stable under nbval)."""
+    """The diagnostic's rows as a table: HTML in a notebook, rounded plain text elsewhere (stable under nbval).
 
-    COLUMNS = (("source", "source"), ("pair", "pair"), ("count_a", "n_a"), ("count_b", "n_b"), ("D_sem", "D≡"),
+    n_a, n_b are occurrences in a corpus, or probabilities as outputs for an exact language.
+    """
+
+    COLUMNS = (("pair", "pair"), ("count_a", "n_a"), ("count_b", "n_b"), ("D_sem", "D≡"),
                ("D_sem_null", "D≡ null"), ("D_cond", "D∼"), ("D_cond_null", "D∼ null"), ("dh", "DH"),
                ("expected", "expected"), ("advice", "should I tie?"))
 
