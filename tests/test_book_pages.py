@@ -46,7 +46,8 @@ def _visible_text(dom):
 
 
 CHAPTERS = ["book/gradients/tied_gradients.html"]
-PAGES = ["index.html", "book/notation.html", "book/scoreboard.html", *CHAPTERS]
+PAGES = ["index.html", "book/notation.html", "book/scoreboard.html", *CHAPTERS, "book/theory/equivalences.html",
+         "book/theory/should_i_tie.html"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m tiedemb list`` and ``python -m tiedemb run NAME [--scale] [--seeds] [--out]``.
+"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--seeds] [--out]`` and
+``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?").
 
 Bad input (unknown experiment, bad scale, bad seeds) exits with code 2 and a message that lists what is allowed,
 and writes nothing.
@@ -31,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", default=None, help="seeds, e.g. '0,1,2' or '42-46' (default: the config's)")
     run.add_argument("--out", default="out", type=Path, help="output folder; writes OUT/NAME/ (default ./out)")
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
+    diag = sub.add_parser("diagnose", help="should I tie? estimate ≡ and ∼ of word pairs in a text file")
+    diag.add_argument("file", nargs="?", type=Path, help="a UTF-8 text file (one sentence per line or prose)")
+    diag.add_argument("--wikipedia", action="store_true", help="use the Wikipedia sample shipped with gensim")
+    diag.add_argument("--pairs", required=True, help="word pairs, e.g. 'he/she,city/town'")
+    diag.add_argument("--window", default="1", help="context: K words on each side (default 1), or 'all'")
+    diag.add_argument("--causal", action="store_true", help="left context only (a causal language model)")
+    diag.add_argument("--permutations", default="19", help="permutation-null draws (default 19: a 5%% test)")
+    diag.add_argument("--seed", default="0", help="seed of the permutations (default 0)")
     return p
 
 
@@ -86,10 +95,72 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(name: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {text!r}")
+    return value
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """Parse ``"he/she,city/town"`` into pairs of two different lower-case words."""
+    pairs = []
+    for item in (p.strip() for p in text.split(",")):
+        a, sep, b = item.partition("/")
+        a, b = a.strip().lower(), b.strip().lower()
+        if not sep or not a or not b or "/" in b:
+            raise ConfigError(f"bad pair {item!r} in --pairs {text!r}; use e.g. 'he/she,city/town'")
+        if a == b:
+            raise ConfigError(f"bad pair {item!r}: the two words must differ")
+        pairs.append((a, b))
+    return pairs
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from .data.corpus import CorpusError, read_text_file, sentences, wikipedia_articles
+    from .equivalence import LanguageError, estimate_pair
+    from .seeding import numpy_rng
+
+    try:
+        if (args.file is None) == (not args.wikipedia):
+            raise ConfigError("give exactly one of FILE or --wikipedia")
+        pairs = parse_pairs(args.pairs)
+        window = None if args.window == "all" else _positive_int("--window", args.window)
+        permutations = _positive_int("--permutations", args.permutations)
+        seed = int(args.seed) if args.seed.isdigit() else _positive_int("--seed", args.seed)
+        if args.wikipedia:
+            corpus = [s for d in wikipedia_articles() for s in sentences(d.text)]
+        else:
+            corpus = sentences(read_text_file(args.file))
+        if not corpus:
+            raise CorpusError(f"{args.file} holds no words")
+        reports = [estimate_pair(corpus, a, b, window=window, causal=args.causal, permutations=permutations,
+                                 rng=numpy_rng(seed, k)) for k, (a, b) in enumerate(pairs)]
+    except (ConfigError, CorpusError, LanguageError) as err:
+        print(f"python -m tiedemb diagnose: error: {err}", file=sys.stderr)
+        return 2
+    words = sum(len(s) for s in corpus)
+    context = "whole sentence" if window is None else f"{window} word(s)"
+    side = "on the left" if args.causal else "each side"
+    print(f"{words} words in {len(corpus)} sentences; context: {context} {side}; {permutations} permutations")
+    print(f"{'pair':<22} {'n_a':>7} {'n_b':>7} {'D≡ (null)':>14} {'D∼ (null)':>14}  DH / advice")
+    for r in reports:
+        sem = f"{r.semantic:.3f} ({r.semantic_null:.3f})"
+        cond = f"{r.conditional:.3f} ({r.conditional_null:.3f})"
+        print(f"{r.a + ' / ' + r.b:<22} {int(r.count_a):>7} {int(r.count_b):>7} {sem:>14} {cond:>14}  "
+              f"{r.dh}; {r.tie_advice}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
         return cmd_list()
+    if args.command == "diagnose":
+        return cmd_diagnose(args)
     return cmd_run(args)
 
 

@@ -88,3 +88,59 @@ def solution_output_embedding_gradient(hidden: torch.Tensor, emb_out: torch.Tens
 def mistake_sum_instead_of_mean(hidden: torch.Tensor, emb_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """A common mistake, for the book to show the checker's feedback: the sum over positions instead of the mean."""
     return solution_output_embedding_gradient(hidden, emb_out, targets) * hidden.shape[0]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Theory chapter (bertolotti2024): equivalences
+
+
+def check_sim_not_equiv_language(student: Callable) -> CheckReport:
+    """Check ``student() -> Language`` whose symbols ``"a"`` and ``"b"`` are conditionally equivalent (∼) but not
+    semantically equivalent (≡), decided exactly by :mod:`tiedemb.equivalence`."""
+    from .equivalence import Language, LanguageError, conditionally_equivalent, semantically_equivalent
+
+    try:
+        lang = student()
+    except LanguageError as err:
+        return CheckReport(False, f"your language is malformed: {err}")
+    except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        return CheckReport(False, f"your function raised an exception: {last}")
+    if not isinstance(lang, Language):
+        return CheckReport(False, f"return a tiedemb.equivalence.Language, not {type(lang).__name__}")
+    missing = [s for s in ("a", "b") if s not in lang.alphabet]
+    if missing:
+        return CheckReport(False, f"the alphabet must contain 'a' and 'b'; missing {missing}")
+    cond = conditionally_equivalent(lang, "a", "b", tol=1e-9)
+    sem = semantically_equivalent(lang, "a", "b", tol=1e-9)
+    details = [f"a ∼ b: {cond}", f"a ≡ b: {sem}"]
+    if not cond:
+        return CheckReport(False, "a and b are not conditionally equivalent: some context gives them different "
+                           "probabilities as outputs.", details)
+    if sem:
+        return CheckReport(False, "a and b are also semantically equivalent: add a context where a (or b) is an "
+                           "input and the prediction depends on which one it is (with the swapped input also in "
+                           "the language).", details)
+    return CheckReport(True, "a ∼ b but not a ≡ b: the distributional hypothesis fails on your language.", details)
+
+
+def check_conditional_divergence(student: Callable, *, atol: float = 1e-9) -> CheckReport:
+    """Check ``student(lang, a, b) -> float`` against D∼ of :func:`tiedemb.equivalence.conditional_divergence` on
+    the XOR languages and the two-step toys."""
+    from .equivalence import conditional_divergence, twin_language, xor_language
+
+    cases = [(xor_language(3, (0.1, 0.9), (0.5, 0.5)), a, b) for a, b in (("0", "1"), ("2", "3"), ("0", "2"))]
+    cases += [(twin_language(k), "A", "B") for k in ("agree", "freq", "conflict")]
+    for lang, a, b in cases:
+        expected = conditional_divergence(lang, a, b)
+        try:
+            got = float(student(lang, a, b))
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception on {lang.name}, pair {a}/{b}: {last}")
+        if not abs(got - expected) <= atol:
+            hint = ""
+            if expected > 0 and abs(got - 2 * expected) <= 1e-6:
+                hint = " It is twice too large: divide by the total probability of a and b as outputs."
+            return CheckReport(False, f"{lang.name}, pair {a}/{b}: you get {got:.6g}, expected {expected:.6g}.{hint}")
+    return CheckReport(True, f"your D∼ matches on {len(cases)} pairs of the XOR languages and the two-step toys.")

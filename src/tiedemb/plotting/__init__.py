@@ -106,4 +106,4 @@ def save_figures(result: Result, folder: Path) -> list[Path]:
 
 
 # Each chapter group's figures register themselves on import.
-from . import gradients  # noqa: E402, F401
+from . import gradients, theory  # noqa: E402, F401

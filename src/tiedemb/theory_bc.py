@@ -1,0 +1,329 @@
+"""Numerical checks of the theorems of bertolotti2024: what the optimum does to input and output embeddings.
+
+Every function here builds a small instance of a theorem's setting, optimises to convergence in float64, and returns
+the quantities the theorem speaks about. The experiments in :mod:`tiedemb.experiments.equivalence` turn them into
+claims; the unit tests call them directly.
+
+Paper: bertolotti2024 (B-L1, B-T1 to B-T5; B-L2, B-L3 are this book's derivations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .equivalence import HOLE, Language
+
+DTYPE = torch.float64
+
+
+def _lbfgs(params: list[torch.Tensor], loss_fn, iters: int = 400) -> float:
+    """Minimise a smooth (here: convex) loss with L-BFGS and a strong-Wolfe line search; return the final loss."""
+    opt = torch.optim.LBFGS(params, lr=1, max_iter=iters, tolerance_grad=1e-13, tolerance_change=1e-16,
+                            history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    for _ in range(20):  # restart L-BFGS's memory until the gradient vanishes (ill-conditioned problems need it)
+        opt.step(closure)
+        if max(float(p.grad.abs().max()) for p in params) < 1e-11:
+            break
+    with torch.no_grad():
+        return float(loss_fn())
+
+
+def expected_ce(logits: torch.Tensor, p: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Σ_ρ p(ρ) CE(p(·|ρ), softmax(logits_ρ)): the population cross-entropy of a model on a language."""
+    return -(w * (p * F.log_softmax(logits, -1)).sum(-1)).sum(-1)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# B-L1
+
+
+def ce_minimiser(p: np.ndarray, gen: torch.Generator) -> np.ndarray:
+    """Minimise Σ_x CE(p(·|x), softmax(z_x)) over free logits z from a random start; return softmax(z). (B-L1)"""
+    target = torch.as_tensor(p, dtype=DTYPE)
+    z = torch.randn(target.shape, generator=gen, dtype=DTYPE).requires_grad_(True)
+    w = torch.ones(target.shape[0], dtype=DTYPE) / target.shape[0]
+    _lbfgs([z], lambda: expected_ce(z, target, w))
+    return torch.softmax(z.detach(), -1).numpy()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# B-T1, B-T2: the output theorem
+
+
+def fit_output_embeddings(hidden: torch.Tensor, p: torch.Tensor, emb_out: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """The optimal output embedding for fixed representations ``hidden`` (n, d), from the start ``emb_out``."""
+    e = emb_out.clone().requires_grad_(True)
+    w = torch.ones(hidden.shape[0], dtype=DTYPE) / hidden.shape[0]
+    loss = _lbfgs([e], lambda: expected_ce(hidden @ e.T, p, w))
+    return e.detach(), loss
+
+
+@dataclass(frozen=True)
+class OutputTheoremCheck:
+    rank: int  # rank of the representations {h(x)}
+    d_model: int
+    dist_init: float  # ‖e_a − e_b‖ at the start
+    dist_opt: float  # ‖e_a − e_b‖ at the optimum
+    dist_in_span: float  # ‖projection of e_a − e_b on span{h(x)}‖ at the optimum
+    excess_loss: float  # optimum loss − Bayes loss (0 when the optimum reaches p)
+    log_ratio_err: float  # max_x |(e_a − e_b)·h(x) − log(p(a|x)/p(b|x))|
+
+
+def output_theorem(n_contexts: int, d_model: int, vocab: int, rank: int, ratio: float,
+                   gen: torch.Generator) -> OutputTheoremCheck:
+    """Fit E_out to the optimum for fixed representations of rank ``rank`` on a realisable language where
+    p(a|x)/p(b|x) = ``ratio`` in every context (ratio 1: a ∼ b). Symbols a, b are rows 0 and 1."""
+    # Representations of the given rank whose last coordinate is a constant 1 (a bias unit), so that the language
+    # below is realisable: logit_a − logit_b = log(ratio) in every context.
+    basis = torch.randn(rank - 1, d_model - 1, generator=gen, dtype=DTYPE) / (rank - 1) ** 0.5
+    hidden = torch.cat([torch.randn(n_contexts, rank - 1, generator=gen, dtype=DTYPE) @ basis,
+                        torch.ones(n_contexts, 1, dtype=DTYPE)], 1)  # (n, d) of rank `rank`
+    true = torch.randn(vocab, d_model, generator=gen, dtype=DTYPE) / d_model**0.5  # logits of order 1: well posed
+    true[0] = true[1]
+    true[0, -1] += np.log(ratio)
+    logits = hidden @ true.T
+    p = torch.softmax(logits, -1)
+    start = torch.randn(vocab, d_model, generator=gen, dtype=DTYPE)
+    e, loss = fit_output_embeddings(hidden, p, start)
+    bayes = float(-(p * p.log()).sum(-1).mean())
+    diff = e[0] - e[1]
+    q, _ = torch.linalg.qr(hidden.T)  # orthonormal basis of span{h}, (d, n)
+    q = q[:, :rank]
+    return OutputTheoremCheck(
+        rank=int(torch.linalg.matrix_rank(hidden)), d_model=d_model,
+        dist_init=float((start[0] - start[1]).norm()), dist_opt=float(diff.norm()),
+        dist_in_span=float((q.T @ diff).norm()), excess_loss=loss - bayes,
+        log_ratio_err=float((hidden @ diff - np.log(ratio)).abs().max()))
+
+
+def equal_rows_equal_outputs(n_contexts: int, d_model: int, vocab: int, gen: torch.Generator) -> float:
+    """max_x |f(a|x) − f(b|x)| for a random model whose output rows a, b are equal (B-T2, converse)."""
+    hidden = torch.randn(n_contexts, d_model, generator=gen, dtype=DTYPE)
+    e = torch.randn(vocab, d_model, generator=gen, dtype=DTYPE)
+    e[1] = e[0]
+    q = torch.softmax(hidden @ e.T, -1)
+    return float((q[:, 0] - q[:, 1]).abs().max())
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A small context model (embeddings → MLP body → logits), batched over independent restarts
+
+
+@dataclass
+class ContextModel:
+    """R independent models f(·|ρ) = softmax(E_out g(E_in[ρ_1], …, E_in[ρ_L])), with g a one-hidden-layer tanh MLP.
+
+    The hole of a context is read as an extra input symbol (the mask). Tied: E_out is the first |Σ| rows of E_in.
+    """
+
+    emb_in: torch.Tensor  # (R, V + 1, d)
+    w1: torch.Tensor  # (R, L d, hidden)
+    b1: torch.Tensor  # (R, hidden)
+    w2: torch.Tensor  # (R, hidden, d)
+    b2: torch.Tensor  # (R, d)
+    emb_out: torch.Tensor | None  # (R, V, d), None if tied
+    vocab: int
+
+    @classmethod
+    def init(cls, restarts: int, vocab: int, ctx_len: int, d_model: int, hidden: int, tied: bool,
+             gen: torch.Generator) -> ContextModel:
+        def rnd(*shape, scale=1.0):
+            return (torch.randn(restarts, *shape, generator=gen, dtype=DTYPE) * scale).requires_grad_(True)
+
+        emb_in = rnd(vocab + 1, d_model)
+        return cls(emb_in, rnd(ctx_len * d_model, hidden, scale=(ctx_len * d_model) ** -0.5), rnd(hidden, scale=0.1),
+                   rnd(hidden, d_model, scale=hidden**-0.5), rnd(d_model, scale=0.1),
+                   None if tied else rnd(vocab, d_model), vocab)
+
+    @property
+    def tied(self) -> bool:
+        return self.emb_out is None
+
+    def params(self) -> list[torch.Tensor]:
+        return [p for p in (self.emb_in, self.w1, self.b1, self.w2, self.b2, self.emb_out) if p is not None]
+
+    def out_matrix(self) -> torch.Tensor:
+        return self.emb_in[:, : self.vocab] if self.tied else self.emb_out
+
+    def hidden(self, tokens: torch.Tensor, emb_in: torch.Tensor | None = None) -> torch.Tensor:
+        """Representations g(ρ): tokens (n, L) → (R, n, d)."""
+        emb = self.emb_in if emb_in is None else emb_in
+        x = emb[:, tokens]  # (R, n, L, d)
+        x = x.reshape(x.shape[0], x.shape[1], -1)  # (R, n, L d)
+        return torch.tanh(x @ self.w1 + self.b1[:, None]) @ self.w2 + self.b2[:, None]  # (R, n, d)
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.hidden(tokens) @ self.out_matrix().transpose(1, 2)  # (R, n, V)
+
+
+def encode(lang: Language) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A language as tensors: context tokens (n, L) with the hole as id |Σ|, p(ρ) (n,), p(·|ρ) (n, |Σ|)."""
+    ctxs, weights, table = lang.matrix()
+    if len({len(c) for c in ctxs}) != 1:
+        raise ValueError("the context model needs contexts of one length")
+    ids = {s: i for i, s in enumerate(lang.alphabet)} | {HOLE: len(lang.alphabet)}
+    tokens = torch.tensor([[ids[s] for s in c] for c in ctxs])
+    return tokens, torch.as_tensor(weights, dtype=DTYPE), torch.as_tensor(table, dtype=DTYPE)
+
+
+def train_context_model(lang: Language, *, tied: bool, restarts: int, d_model: int, hidden: int, steps: int,
+                        lr: float, gen: torch.Generator, weight_decay: float = 0.0, record=None) -> ContextModel:
+    """Train R restarts on the exact population loss of ``lang`` (full batch) with Adam(W)."""
+    tokens, w, p = encode(lang)
+    model = ContextModel.init(restarts, len(lang.alphabet), tokens.shape[1], d_model, hidden, tied, gen)
+    opt = torch.optim.AdamW(model.params(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * 1e-3)
+    for step in range(steps):
+        opt.zero_grad()
+        loss = expected_ce(model.logits(tokens), p, w).sum()
+        loss.backward()
+        if record is not None:
+            record(step, model, tokens, w, p)
+        opt.step()
+        sched.step()
+    return model
+
+
+def population_loss(model: ContextModel, lang: Language) -> np.ndarray:
+    """The population cross-entropy of each restart, (R,)."""
+    tokens, w, p = encode(lang)
+    with torch.no_grad():
+        return expected_ce(model.logits(tokens), p, w).numpy()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# B-T3, B-T4: the input side
+
+
+def equal_inputs_equal_outputs(lang: Language, a: str, b: str, gen: torch.Generator) -> float:
+    """max over contexts holding a of |f(·|ρ[a]) − f(·|ρ[b])| for random models whose input rows a, b are equal
+    (B-T3). Exactly 0.0 in floating point: the two inputs are the same tensor."""
+    tokens, _, _ = encode(lang)
+    ia, ib = lang.alphabet.index(a), lang.alphabet.index(b)
+    model = ContextModel.init(4, len(lang.alphabet), tokens.shape[1], 4, 16, False, gen)
+    with torch.no_grad():
+        model.emb_in[:, ib] = model.emb_in[:, ia]
+        has_a = (tokens == ia).any(1)
+        swapped = torch.where(tokens == ia, torch.full_like(tokens, ib), tokens)
+        fa = torch.softmax(model.logits(tokens[has_a]), -1)
+        fb = torch.softmax(model.logits(swapped[has_a]), -1)
+    return float((fa - fb).abs().max())
+
+
+@dataclass(frozen=True)
+class InputTheoremCheck:
+    body_rank: int  # rank of the body's linear map of the slot's embedding
+    out_rank: int  # rank of E_out
+    dist_init: float  # ‖e_a − e_b‖ at the start (independent starts)
+    dist_opt: float  # ‖e_a − e_b‖ at the optimum
+    excess_loss: float  # optimal loss − Bayes loss, for a and for b (max)
+    max_pred_diff: float  # max |f(·|ρ[a]) − f(·|ρ[b])| at the optimum
+
+
+def input_theorem(n_contexts: int, d_model: int, vocab: int, body_rank: int, out_rank: int,
+                  gen: torch.Generator) -> InputTheoremCheck:
+    """The hard direction (B-T4) on a model whose body is linear in the slot: g(ρ[e]) = A e + c_ρ.
+
+    The language makes a ≡ b by construction (both predict softmax(E_out (A e* + c_ρ)) in context ρ). Fitting e_a
+    and e_b to the optimum from independent starts gives e_a = e_b when A and E_out have full rank (the theorem's
+    assumptions: an injective body and an injective softmax∘E_out); with a rank-deficient A or E_out the optimum is
+    not unique and e_a − e_b keeps its start's component in the null space, at the same (optimal) loss.
+    """
+    def low_rank(m: int, n: int, r: int, scale: float) -> torch.Tensor:
+        """A well-conditioned (m, n) matrix of rank r: r singular values equal to ``scale``."""
+        u, _ = torch.linalg.qr(torch.randn(m, r, generator=gen, dtype=DTYPE))
+        v, _ = torch.linalg.qr(torch.randn(n, r, generator=gen, dtype=DTYPE))
+        return scale * u @ v.T
+
+    body = low_rank(d_model, d_model, body_rank, 1.0)  # A, (d, d)
+    out = low_rank(vocab, d_model, out_rank, 2.0)  # E_out, (V, d)
+    offsets = torch.randn(n_contexts, d_model, generator=gen, dtype=DTYPE)  # c_ρ
+    e_star = torch.randn(d_model, generator=gen, dtype=DTYPE)
+    p = torch.softmax((offsets + body @ e_star) @ out.T, -1)
+    w = torch.ones(n_contexts, dtype=DTYPE) / n_contexts
+    bayes = float(-(w * (p * p.log()).sum(-1)).sum())
+
+    def fit(start: torch.Tensor) -> tuple[torch.Tensor, float]:
+        e = start.clone().requires_grad_(True)
+        loss = _lbfgs([e], lambda: expected_ce((offsets + body @ e) @ out.T, p, w))
+        return e.detach(), loss
+
+    sa, sb = (torch.randn(d_model, generator=gen, dtype=DTYPE) for _ in range(2))
+    (ea, la), (eb, lb) = fit(sa), fit(sb)
+    fa = torch.softmax((offsets + body @ ea) @ out.T, -1)
+    fb = torch.softmax((offsets + body @ eb) @ out.T, -1)
+    return InputTheoremCheck(int(torch.linalg.matrix_rank(body)), int(torch.linalg.matrix_rank(out)),
+                             float((sa - sb).norm()), float((ea - eb).norm()), max(la, lb) - bayes,
+                             float((fa - fb).abs().max()))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# B-L2: the output-path gradient contracts conditionally equivalent rows
+
+
+def output_gradient(hidden: torch.Tensor, emb_out: torch.Tensor, p: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """∂/∂E_out of Σ_x w_x CE(p_x, softmax(E_out h_x)) = Σ_x w_x (q_x − p_x) h_xᵀ, (V, d). Paper: B-L2."""
+    q = torch.softmax(hidden @ emb_out.T, -1)
+    return (w[:, None] * (q - p)).T @ hidden
+
+
+def contraction(hidden: torch.Tensor, emb_out: torch.Tensor, p: torch.Tensor, w: torch.Tensor,
+                a: int, b: int) -> float:
+    """(e_a − e_b)·(g_a − g_b) with g the output-path gradient: −½ d‖e_a − e_b‖²/dt under gradient flow."""
+    g = output_gradient(hidden, emb_out, p, w)
+    return float((emb_out[a] - emb_out[b]) @ (g[a] - g[b]))
+
+
+def random_contractions(trials: int, n_contexts: int, d_model: int, vocab: int, ratio: float,
+                        gen: torch.Generator) -> tuple[np.ndarray, float]:
+    """Contraction of a pair with p(a|x) = ratio·p(b|x) in every context, on random models and languages;
+    and the largest gap between the closed-form gradient and autograd."""
+    out, err = [], 0.0
+    for _ in range(trials):
+        hidden = torch.randn(n_contexts, d_model, generator=gen, dtype=DTYPE) * 2
+        e = torch.randn(vocab, d_model, generator=gen, dtype=DTYPE)
+        p = torch.rand(n_contexts, vocab, generator=gen, dtype=DTYPE)
+        p[:, 0] = ratio * p[:, 1]
+        p = p / p.sum(-1, keepdim=True)
+        w = torch.rand(n_contexts, generator=gen, dtype=DTYPE)
+        w = w / w.sum()
+        ee = e.clone().requires_grad_(True)
+        expected_ce(hidden @ ee.T, p, w).backward()
+        err = max(err, float((ee.grad - output_gradient(hidden, e, p, w)).abs().max()))
+        out.append(contraction(hidden, e, p, w, 0, 1))
+    return np.array(out), err
+
+
+def path_contractions(model: ContextModel, tokens: torch.Tensor, w: torch.Tensor, p: torch.Tensor,
+                      pairs: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    """Per restart and pair: ‖e_a − e_b‖ and the contraction by the output path and by the input path.
+
+    Untied: the output rows' and the input rows' own distances; tied: the shared rows', split by path (B-L3).
+    """
+    emb_in = model.emb_in.detach().clone().requires_grad_(True)
+    emb_out = model.out_matrix().detach().clone().requires_grad_(True)
+    h = model.hidden(tokens, emb_in)
+    loss = expected_ce(h @ emb_out.transpose(1, 2), p, w).sum()
+    g_in, g_out = torch.autograd.grad(loss, [emb_in, emb_out])
+    rows = {}
+    for key, mat_in, mat_out in (("out", emb_out, emb_out), ("in", emb_in, emb_in)):
+        if model.tied:
+            mat_in = mat_out = emb_in  # one matrix, two paths
+        d = torch.stack([mat_out[:, a] - mat_out[:, b] if key == "out" else mat_in[:, a] - mat_in[:, b]
+                         for a, b in pairs], 1).detach()  # (R, pairs, d)
+        g = g_out if key == "out" else g_in
+        gd = torch.stack([g[:, a] - g[:, b] for a, b in pairs], 1)
+        rows[f"dist_{key}"] = d.norm(dim=-1).numpy()
+        rows[f"contract_{key}"] = (d * gd).sum(-1).numpy()
+    return rows
