@@ -55,3 +55,22 @@ def count_parameters(model: nn.Module) -> int:
         if p.requires_grad:
             seen[id(p)] = p
     return sum(p.numel() for p in seen.values())
+
+
+def tie_stacked_embeddings(ensemble: nn.Module) -> None:
+    """Tie an ensemble whose runs' embeddings are stacked into one tensor of shape (runs, vocab_size, d_model).
+
+    The ensemble's ``emb_out`` becomes its ``emb_in`` Parameter itself, so every run's output role uses the same
+    storage as its input role, the optimiser sees the tensor once, and each run's row gets the sum of both roles'
+    gradients, exactly as :func:`tie_embeddings` does for one model.
+    """
+    emb_in = ensemble.emb_in
+    if not isinstance(emb_in, nn.Parameter) or emb_in.dim() != 3:
+        raise ValueError(f"cannot tie: the ensemble's emb_in must be a (runs, vocab_size, d_model) Parameter, got "
+                         f"{type(emb_in).__name__} of shape {tuple(getattr(emb_in, 'shape', ()))}")
+    ensemble.emb_out = emb_in
+
+
+def is_tied_stacked(ensemble: nn.Module) -> bool:
+    """Whether an ensemble's ``emb_out`` is its ``emb_in`` Parameter."""
+    return ensemble.emb_out is ensemble.emb_in
