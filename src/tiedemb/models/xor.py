@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .tying import count_parameters, tie_embeddings, tie_stacked_embeddings
+from .tying import tie_embeddings, tie_stacked_embeddings
 
 ARCHS = ("transformer", "lstm", "mixer")
 
@@ -183,30 +183,42 @@ def _key(name: str) -> str:
 class XorEnsemble(nn.Module):
     """R runs of one body, parameters stacked along a leading run dimension, layers written by hand.
 
-    ``emb_in`` and ``emb_out`` are (R, vocab_size, d_model); every other parameter of the plain module named ``a.b.c``
-    is held as ``params["a__b__c"]`` with shape (R, *shape). Run r is initialised exactly as
-    ``build_model(..., seed=seeds[r])``. The loss of the ensemble is the sum of the runs' losses, so each run's
-    gradient is its own, and an element-wise optimiser (AdamW) over the stacked tensors updates every run exactly as
-    it would alone.
+    Runs are (seed, tied) pairs, untied runs first. ``emb_in`` is (R, vocab_size, d_model); ``emb_out_free`` holds
+    the output embeddings of the untied runs only, (R_untied, vocab_size, d_model); a tied run's output embedding is
+    its slice of ``emb_in`` itself (see :func:`~tiedemb.models.tying.tie_stacked_embeddings`). Every other parameter
+    of the plain module named ``a.b.c`` is held as ``params["a__b__c"]`` with shape (R, *shape). Run r is initialised
+    exactly as ``build_model(..., tied=tied[r], seed=seeds[r])``. The loss of the ensemble is the sum of the runs'
+    losses, so each run's gradient is its own, and an element-wise optimiser (AdamW) over the stacked tensors updates
+    every run exactly as it would alone.
     """
 
-    def __init__(self, vocab_size: int, seq_len: int, spec: BodySpec, seeds: tuple[int, ...], *, tied: bool) -> None:
+    def __init__(self, vocab_size: int, seq_len: int, spec: BodySpec, seeds: tuple[int, ...],
+                 *, tied: bool | tuple[bool, ...]) -> None:
         super().__init__()
         if not seeds:
             raise ValueError("an ensemble needs at least one seed")
-        self.vocab_size, self.seq_len, self.spec, self.tied = vocab_size, seq_len, spec, tied
-        self.seeds = tuple(seeds)
-        models = [build_model(vocab_size, seq_len, spec, tied=tied, seed=s) for s in seeds]
+        tied = (tied,) * len(seeds) if isinstance(tied, bool) else tuple(tied)
+        if len(tied) != len(seeds):
+            raise ValueError(f"tied has {len(tied)} flags for {len(seeds)} seeds")
+        if list(tied) != sorted(tied):
+            raise ValueError("untied runs must come before tied runs")
+        self.vocab_size, self.seq_len, self.spec = vocab_size, seq_len, spec
+        self.seeds, self.tied = tuple(seeds), tied
+        self.n_untied = tied.count(False)
+        models = [build_model(vocab_size, seq_len, spec, tied=t, seed=s) for s, t in zip(seeds, tied, strict=True)]
         states = [dict(m.named_parameters()) for m in models]
         self.emb_in = nn.Parameter(torch.stack([s["emb_in.weight"].detach() for s in states]))
+        self.emb_out_free = (nn.Parameter(torch.stack([m.emb_out.weight.detach() for m in models[:self.n_untied]]))
+                             if self.n_untied else None)
         self.params = nn.ParameterDict({
             _key(name): nn.Parameter(torch.stack([s[name].detach() for s in states]))
             for name in states[0] if not name.startswith(("emb_in.", "emb_out."))
         })
-        if tied:
-            tie_stacked_embeddings(self)
-        else:
-            self.emb_out = nn.Parameter(torch.stack([m.emb_out.weight.detach() for m in models]))
+
+    @property
+    def emb_out(self) -> torch.Tensor:
+        """The output embedding of every run, (R, vocab_size, d_model); tied runs read ``emb_in`` itself."""
+        return tie_stacked_embeddings(self.emb_in, self.emb_out_free, self.n_untied)
 
     @property
     def n_runs(self) -> int:
@@ -217,24 +229,21 @@ class XorEnsemble(nn.Module):
 
     def run_model(self, r: int) -> _XorModel:
         """Run r as a plain module holding a copy of its current weights."""
-        m = build_model(self.vocab_size, self.seq_len, self.spec, tied=self.tied)
+        m = build_model(self.vocab_size, self.seq_len, self.spec, tied=self.tied[r])
         with torch.no_grad():
             m.emb_in.weight.copy_(self.emb_in[r])
-            if not self.tied:
-                m.emb_out.weight.copy_(self.emb_out[r])
+            if not self.tied[r]:
+                m.emb_out.weight.copy_(self.emb_out_free[r])
             for name, par in m.named_parameters():
                 if not name.startswith(("emb_in.", "emb_out.")):
                     par.copy_(self.p(name)[r])
         return m
 
-    def parameter_count_per_run(self) -> int:
-        """Distinct trainable scalars of one run (the tied matrix once)."""
-        return count_parameters(self) // self.n_runs
-
     def analytic_parameter_count(self) -> int:
-        """Per run, as the plain module counts it."""
+        """All runs together, each counted as its plain module counts it (a tied matrix once)."""
         d = self.spec.d_model
-        return self.vocab_size * d * (1 if self.tied else 2) + body_parameter_count(self.spec, self.seq_len)
+        per_body = body_parameter_count(self.spec, self.seq_len)
+        return sum(self.vocab_size * d * (1 if t else 2) + per_body for t in self.tied)
 
     # ------------------------------------------------------------------------------------------------- forward
     def forward(self, tokens: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:

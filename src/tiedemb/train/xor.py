@@ -120,9 +120,13 @@ def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: T
         ``loss_<v>`` (runs, T').
     """
     names = {False: "untied", True: "tied"}
-    ens = {t: XorEnsemble(lang.vocab_size, lang.seq_len, body, seeds, tied=t) for t in variants}
-    params = [p for e in ens.values() for p in e.parameters()]
-    opt = torch.optim.AdamW(params, lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay)
+    variants = tuple(sorted(set(variants)))
+    n = len(seeds)
+    ens = XorEnsemble(lang.vocab_size, lang.seq_len, body, tuple(seeds) * len(variants),
+                      tied=tuple(t for t in variants for _ in seeds))
+    part = {t: slice(i * n, (i + 1) * n) for i, t in enumerate(variants)}  # runs of each variant
+    opt = torch.optim.AdamW(ens.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.eps,
+                            weight_decay=spec.weight_decay, fused=True)
     sched = CosineAnnealingLR(opt, T_max=spec.t_max, eta_min=spec.eta_min)
     data_gen = torch.Generator().manual_seed(spec.data_seed)
     evalset = EvalSet(lang, spec.data_seed + 1)
@@ -137,8 +141,7 @@ def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: T
         state = torch.load(checkpoint, weights_only=True)
         if state["fingerprint"] != fingerprint:
             raise ValueError(f"checkpoint {checkpoint} belongs to another configuration; delete it or change the path")
-        for t in variants:
-            ens[t].load_state_dict(state["models"][names[t]])
+        ens.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         data_gen.set_state(state["data_gen"])
@@ -146,8 +149,7 @@ def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: T
         start = state["step"]
 
     def save(step: int) -> None:
-        _atomic_save({"fingerprint": fingerprint, "step": step, "models": {names[t]: ens[t].state_dict()
-                                                                            for t in variants},
+        _atomic_save({"fingerprint": fingerprint, "step": step, "model": ens.state_dict(),
                       "opt": opt.state_dict(), "sched": sched.state_dict(), "data_gen": data_gen.get_state(),
                       "records": rec}, Path(checkpoint))
 
@@ -155,29 +157,30 @@ def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: T
     for s in progress(range(start, steps + 1), total=steps + 1 - start, desc=desc):
         if s % spec.record_every == 0 or s == steps:
             rec["record_step"].append(torch.tensor(s))
+            d_in, d_out = row_distances(ens.emb_in).float(), row_distances(ens.emb_out).float()
             for t in variants:
-                rec[f"dist_in_{names[t]}"].append(row_distances(ens[t].emb_in).float())
-                rec[f"dist_out_{names[t]}"].append(row_distances(ens[t].emb_out).float())
+                rec[f"dist_in_{names[t]}"].append(d_in[part[t]])
+                rec[f"dist_out_{names[t]}"].append(d_out[part[t]])
         if s % spec.eval_every == 0 or s == steps:
             rec["eval_step"].append(torch.tensor(s))
             with torch.no_grad():
-                for t in variants:
-                    rec[f"acc_{names[t]}"].append(evalset.accuracy(ens[t](evalset.inputs, evalset.pos)).float())
+                acc = evalset.accuracy(ens(evalset.inputs, evalset.pos)).float()
+            for t in variants:
+                rec[f"acc_{names[t]}"].append(acc[part[t]])
         if s == steps:
             break
         if stop_after is not None and s >= stop_after:
             return None
         inputs, targets, pos = lang.sample("train", data_gen)
-        target = masked_targets(targets, pos)
-        losses = {t: run_losses(ens[t](inputs, pos), target) for t in variants}
+        losses = run_losses(ens(inputs, pos), masked_targets(targets, pos))  # (R,)
         opt.zero_grad(set_to_none=True)
-        sum(loss.sum() for loss in losses.values()).backward()
+        losses.sum().backward()
         opt.step()
         sched.step()
         if s % spec.record_every == 0:
             rec["loss_step"].append(torch.tensor(s))
             for t in variants:
-                rec[f"loss_{names[t]}"].append(losses[t].detach().float())
+                rec[f"loss_{names[t]}"].append(losses[part[t]].detach().float())
         if checkpoint is not None and spec.checkpoint_every and (s + 1) % spec.checkpoint_every == 0:
             save(s + 1)
     out = {}
