@@ -82,4 +82,4 @@ def save_figures(result: Result, folder: Path) -> list[Path]:
 
 
 # Each chapter group's figures register themselves on import.
-from . import gradients  # noqa: E402, F401
+from . import gradients, xor  # noqa: E402, F401
