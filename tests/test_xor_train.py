@@ -10,7 +10,7 @@ from tiedemb.models.xor import BodySpec
 from tiedemb.train.xor import TrainSpec, train_reference, train_xor
 
 LANG = XorLanguage.setting("main", 5)
-SPEC = TrainSpec(steps=12, lr=1e-2, weight_decay=0.1, t_max=6, eta_min=1e-5, eval_every=4, record_every=1)
+SPEC = TrainSpec(steps=8, lr=1e-2, weight_decay=0.1, t_max=6, eta_min=1e-5, eval_every=4, record_every=1)
 BODIES = [BodySpec("transformer", 8, 1, 1, 32), BodySpec("lstm", 8, 2, hidden=16),
           BodySpec("mixer", 8, 2, d_ff=32, token_ff=16)]
 
@@ -38,13 +38,13 @@ def test_same_seed_same_numbers():
 
 @pytest.mark.parametrize("body", BODIES, ids=lambda b: b.arch)
 def test_killed_run_resumes_to_identical_numbers(body, tmp_path):
-    spec = TrainSpec(steps=30, lr=1e-2, weight_decay=0.1, t_max=10, eta_min=1e-5, eval_every=5, record_every=3,
-                     checkpoint_every=10)
+    spec = TrainSpec(steps=16, lr=1e-2, weight_decay=0.1, t_max=10, eta_min=1e-5, eval_every=5, record_every=3,
+                     checkpoint_every=5)
     full = train_xor(LANG, body, (1, 2), spec)
     ck = tmp_path / "run.pt"
-    assert train_xor(LANG, body, (1, 2), spec, checkpoint=ck, stop_after=25) is None  # "killed" at step 25
+    assert train_xor(LANG, body, (1, 2), spec, checkpoint=ck, stop_after=12) is None  # "killed" at step 12
     assert ck.is_file()
-    resumed = train_xor(LANG, body, (1, 2), spec, checkpoint=ck)  # resumes from step 20
+    resumed = train_xor(LANG, body, (1, 2), spec, checkpoint=ck)  # resumes from step 10
     assert sorted(full) == sorted(resumed)
     for k in full:
         assert np.array_equal(full[k], resumed[k]), k
@@ -71,7 +71,7 @@ def test_bad_configs_raise_clear_errors():
         cls.quick().replace(setting="xdh")
     with pytest.raises(ConfigError, match="arch must be one of 'transformer', 'lstm', 'mixer'"):
         cls.quick().replace(arch="gru")
-    with pytest.raises(ConfigError, match="steps must be a positive integer"):
+    with pytest.raises(ConfigError, match="steps must be positive, got 0"):
         cls.quick().replace(steps=0)
     with pytest.raises(ConfigError, match="weight_decay must be a number >= 0"):
         cls.quick().replace(weight_decay=-0.1)

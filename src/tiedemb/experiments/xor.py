@@ -138,10 +138,9 @@ for _name, _doc, _paper, _quick in [
     ("xor-lstm-small", "Small bidirectional LSTM (B-F6).",
      dict(arch="lstm", d_model=4, n_layers=2, hidden=8),
      dict(arch="lstm", n_layers=2, hidden=16, seeds=PAPER_SEEDS[:3])),
-    ("xor-lstm-medium", "Medium bidirectional LSTM (B-F6).",
+    ("xor-lstm-medium", "Medium bidirectional LSTM (B-F6). Quick: 2 seeds, 2000 steps (the slowest body).",
      dict(arch="lstm", d_model=32, n_layers=4, hidden=32),
-     dict(arch="lstm", d_model=32, n_layers=4, hidden=32, lr=3e-3, weight_decay=0.3, seeds=PAPER_SEEDS[:3],
-          steps=3000, t_max=3000)),
+     dict(arch="lstm", d_model=32, n_layers=4, hidden=32, seeds=PAPER_SEEDS[:2], steps=2000, t_max=2000)),
     ("xor-mlp-small", "Small MLP-Mixer (B-F6).",
      dict(arch="mixer", d_model=4, n_layers=1, token_ff=4, d_ff=8),
      dict(arch="mixer", n_layers=2, token_ff=16, d_ff=32, seeds=PAPER_SEEDS[:3])),
@@ -358,7 +357,10 @@ OTHER_BODIES = ("xor-lstm-small", "xor-lstm-medium", "xor-mlp-small", "xor-mlp-m
 
 @dataclass(frozen=True)
 class OtherBodiesConfig(ExperimentConfig):
-    """The LSTM and MLP-Mixer configurations scored together (B-E7); each is run (or loaded) at this scale."""
+    """The LSTM and MLP-Mixer configurations scored together (B-E7); each is run (or loaded) at this scale.
+
+    Each configuration keeps its own seeds; ``seeds`` here only records the paper's seeds for the scoreboard.
+    """
 
     name: ClassVar[str] = "xor-other-bodies"
 
@@ -386,20 +388,19 @@ def run_other_bodies(cfg: OtherBodiesConfig) -> Result:
 
     rows = {}
     for name in cfg.configs:
-        sub = CONFIGS[name].for_scale(cfg.scale)
-        if sub.seeds != cfg.seeds:
-            sub = sub.replace(seeds=cfg.seeds)
-        r = run_or_load(sub, compute_missing=True)
+        r = run_or_load(CONFIGS[name].for_scale(cfg.scale), compute_missing=True)
         m = r.metrics
-        rows[name] = {"pattern": m["pattern"], "acc_untied": m["acc"]["untied"]["final"],
-                      "acc_tied": m["acc"]["tied"]["final"], "bayes": m["bayes_accuracy"],
+        rows[name] = {"pattern": m["pattern"], "learned": _accuracy_learned(m),
+                      "acc_untied": m["acc"]["untied"]["final"], "acc_tied": m["acc"]["tied"]["final"],
+                      "bayes": m["bayes_accuracy"],
                       **{f"d_{k}": v["final"] for k, v in m["dist"].items()}}
     embed = {n: r["pattern"]["output_ndh_apart"] and r["pattern"]["output_dh_collapses"]
              and r["pattern"]["tied_ndh_apart"] for n, r in rows.items()}
     acc_gap = {n: r["acc_untied"] - r["acc_tied"] for n, r in rows.items()}
     ours = "; ".join(f"{n.removeprefix('xor-')}: out (0,1)/(2,3) {r['d_out01']:.2f}/{r['d_out23']:.2f}, tied "
                      f"{r['d_tied01']:.2f}/{r['d_tied23']:.2f}, acc untied/tied {r['acc_untied']:.2f}/"
-                     f"{r['acc_tied']:.2f}" for n, r in rows.items())
+                     f"{r['acc_tied']:.2f}{'' if r['learned'] else ' (untied did not learn the task)'}"
+                     for n, r in rows.items())
     claims = [judge("B-E7", "The embedding pattern of the Transformer (output and tied: (2,3) together, (0,1) apart) "
                     "holds for the biLSTM and the MLP-Mixer, small and medium.", "same pattern for every body (B-F6)",
                     f"pattern holds in {sum(embed.values())}/{len(embed)} configurations. {ours}",
