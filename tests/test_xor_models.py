@@ -79,3 +79,8 @@ def test_bad_specs_raise():
         BodySpec("transformer", 6, 1, 4, 8)
     with pytest.raises(ValueError, match="untied runs must come before"):
         XorEnsemble(7, 6, BODIES[0], (0, 1), tied=(True, False))
+
+
+def test_output_embedding_is_standard_normal_like_the_input():
+    m = build_model(50, 6, BodySpec("transformer", 64, 1, 1, 8), tied=False, seed=0)
+    assert abs(float(m.emb_out.weight.std()) - 1.0) < 0.05 and abs(float(m.emb_in.weight.std()) - 1.0) < 0.05

@@ -69,6 +69,9 @@ class _XorModel(nn.Module):
         self.vocab_size, self.seq_len, self.spec, self.tied = vocab_size, seq_len, spec, tied
         self.emb_in = nn.Embedding(vocab_size, spec.d_model)  # N(0, 1) as in the authors' code
         self.emb_out = nn.Linear(spec.d_model, vocab_size, bias=False)  # logits = h · E_outᵀ, no bias
+        # The authors' output embedding is an nn.Embedding too: N(0, 1), not nn.Linear's uniform init. Drawn for tied
+        # models as well, so that a tied and an untied model of one seed start from the same input rows and body.
+        nn.init.normal_(self.emb_out.weight)
         if tied:
             tie_embeddings(self.emb_in, self.emb_out)
 
