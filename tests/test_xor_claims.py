@@ -35,20 +35,15 @@ def test_b_e5_ndh_tying_hurts():
     assert run_or_load(CONFIGS["xor-transformer-ndh"].quick()).claim("B-E5").verdict == HOLDS
 
 
-def test_b_e6_ydh_tying_harmless_not_met_at_quick_scale():
-    # The gap is far smaller than in NDH, but some tied seeds end below the Bayes level at the quick scale.
-    result = run_or_load(CONFIGS["xor-transformer-ydh"].quick())
-    ndh = run_or_load(CONFIGS["xor-transformer-ndh"].quick())
-    assert result.claim("B-E6").verdict == FAILS
-    gap = {r.name: r.metrics["acc"]["untied"]["final"] - r.metrics["acc"]["tied"]["final"] for r in (result, ndh)}
-    assert gap["xor-transformer-ydh"] < gap["xor-transformer-ndh"]
+def test_b_e6_ydh_tying_harmless():
+    assert run_or_load(CONFIGS["xor-transformer-ydh"].quick()).claim("B-E6").verdict == HOLDS
 
 
 def test_b_e7_other_bodies():
     result = run_or_load(OtherBodiesConfig.quick())
-    # The untied output pattern holds for every body; the tied (0,1) pair is not kept apart in every configuration.
-    assert all(r["pattern"]["output_ndh_apart"] and r["pattern"]["output_dh_collapses"]
-               for r in result.metrics["per_config"].values())
+    # The small LSTM and Mixer show the pattern; the medium ones have not converged at the quick scale.
+    pattern = result.metrics["embedding_pattern"]
+    assert pattern["xor-lstm-small"] and pattern["xor-mlp-small"]
     assert result.claim("B-E7").verdict == FAILS
 
 
