@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -16,6 +15,18 @@ PANEL_TITLES = {"in": "✗ weight tying (input embeddings)", "out": "✗ weight 
                 "tied": "✓ weight tying"}
 
 
+def _single(ax, size):
+    """A new figure with one axes, or the given axes and its figure.
+
+    Figures are made without pyplot, so a notebook shows each one once (as the cell's value), not a second time
+    through the inline backend.
+    """
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots()
+
+
 def _pair_color(setting: str, pair: str) -> str:
     if pair == "23" and setting == "ndh":
         return PAIR_COLORS["01"]  # the ✗DH colour
@@ -24,7 +35,7 @@ def _pair_color(setting: str, pair: str) -> str:
 
 def plot_accuracy(result: Result, ax=None) -> Figure:
     """Accuracy at the masked position, untied vs tied (mean and 95% band over seeds), with the Bayes line."""
-    fig, ax = (plt.subplots(figsize=(4.2, 3.2), layout="constrained") if ax is None else (ax.figure, ax))
+    fig, ax = _single(ax, (4.2, 3.2))
     step = result.arrays["eval_step"]
     for v, label in (("untied", "✗ weight tying"), ("tied", "✓ weight tying")):
         band(ax, step, result.arrays[f"acc_{v}"], color=VARIANT_COLORS[v], label=label)
@@ -42,7 +53,7 @@ def plot_accuracy(result: Result, ax=None) -> Figure:
 
 def plot_distances(result: Result, matrix: str, ax=None) -> Figure:
     """Distance between the two embeddings of each pair in one matrix (``in``, ``out`` or ``tied``) over training."""
-    fig, ax = (plt.subplots(figsize=(4.2, 3.2), layout="constrained") if ax is None else (ax.figure, ax))
+    fig, ax = _single(ax, (4.2, 3.2))
     setting = result.config["setting"]
     step = result.arrays["record_step"]
     d = result.arrays[f"dist_{matrix}"]  # (seeds, T, V, V)
@@ -64,7 +75,8 @@ def plot_xor_panels(result: Result, ax=None) -> Figure:
         ax: None, or a sequence of 4 axes to draw into.
     """
     if ax is None:
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), layout="constrained")
+        fig = Figure(figsize=(15, 3.4), layout="constrained")
+        axes = fig.subplots(1, 4)
     else:
         axes = np.asarray(ax).ravel()
         if len(axes) != 4:
@@ -88,7 +100,7 @@ for _name in CONFIGS:
 @figure("xor-other-bodies")
 def plot_other_bodies(result: Result, ax=None) -> Figure:
     """Final distances of the pairs (0,1) and (2,3) in the untied output and tied matrices, per configuration."""
-    fig, ax = (plt.subplots(figsize=(7, 3.2), layout="constrained") if ax is None else (ax.figure, ax))
+    fig, ax = _single(ax, (7, 3.2))
     rows = result.metrics["per_config"]
     keys = [("d_out01", "output (0,1) ✗DH", "#c0392b", ""), ("d_out23", "output (2,3) ✓DH", "#2471a3", ""),
             ("d_tied01", "tied (0,1) ✗DH", "#c0392b", "//"), ("d_tied23", "tied (2,3) ✓DH", "#2471a3", "//")]
