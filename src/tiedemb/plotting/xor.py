@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -18,13 +19,14 @@ PANEL_TITLES = {"in": "✗ weight tying (input embeddings)", "out": "✗ weight 
 def _single(ax, size):
     """A new figure with one axes, or the given axes and its figure.
 
-    Figures are made without pyplot, so a notebook shows each one once (as the cell's value), not a second time
-    through the inline backend.
+    Figures are released from pyplot as soon as they are made, so a notebook shows each one once (as the cell's
+    value), not a second time through the inline backend's end-of-cell display.
     """
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.subplots()
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    plt.close(fig)
+    return fig, ax
 
 
 def _pair_color(setting: str, pair: str) -> str:
@@ -75,8 +77,8 @@ def plot_xor_panels(result: Result, ax=None) -> Figure:
         ax: None, or a sequence of 4 axes to draw into.
     """
     if ax is None:
-        fig = Figure(figsize=(15, 3.4), layout="constrained")
-        axes = fig.subplots(1, 4)
+        fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), layout="constrained")
+        plt.close(fig)  # shown once, as the return value
     else:
         axes = np.asarray(ax).ravel()
         if len(axes) != 4:
