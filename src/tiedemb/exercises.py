@@ -144,3 +144,41 @@ def check_conditional_divergence(student: Callable, *, atol: float = 1e-9) -> Ch
                 hint = " It is twice too large: divide by the total probability of a and b as outputs."
             return CheckReport(False, f"{lang.name}, pair {a}/{b}: you get {got:.6g}, expected {expected:.6g}.{hint}")
     return CheckReport(True, f"your D∼ matches on {len(cases)} pairs of the XOR languages and the two-step toys.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# XOR chapter (bertolotti2024): the Bayes accuracy of the XOR language
+
+
+def check_bayes_accuracy(student: Callable, *, atol: float = 1e-9) -> CheckReport:
+    """Check ``student(bits, zero_dst, one_dst) -> float``: the Bayes accuracy of the XOR language.
+
+    ``bits`` is an (n_strings, n_bits) array of 0/1 (the training strings), ``zero_dst`` and ``one_dst`` the symbol
+    weights of a 0-bit and a 1-bit (they need not sum to 1). The masked bit is uniform over the bit positions.
+    Compared with :meth:`tiedemb.data.xor.XorLanguage.bayes_accuracy` on the three settings and two odd ones.
+    """
+    from .data.xor import XorLanguage
+
+    cases = [XorLanguage.setting(s) for s in ("main", "ndh", "ydh")]
+    cases += [XorLanguage(5, (2.0, 1.0, 1.0), (3.0, 1.0)), XorLanguage(4, (0.5, 0.5), (0.2, 0.8))]
+    for lang in cases:
+        bits = lang.splits["train"].copy()
+        expected = lang.bayes_accuracy()
+        try:
+            got = float(student(bits, list(lang.zero_dst), list(lang.one_dst)))
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception for zero_dst={list(lang.zero_dst)}, "
+                               f"one_dst={list(lang.one_dst)}: {last}")
+        if abs(got - expected) > atol:
+            p_one = float(bits.mean())
+            hint = ""
+            if abs(got - (0.5 * max(lang.zero_dst) / sum(lang.zero_dst)
+                          + 0.5 * max(lang.one_dst) / sum(lang.one_dst))) < 1e-6:
+                hint = (" You assumed half the bits are ones; count them in the strings (the all-ones string is "
+                        "missing).")
+            elif abs(got - ((1 - p_one) * max(lang.zero_dst) + p_one * max(lang.one_dst))) < 1e-6:
+                hint = " Normalise the weights: they need not sum to 1."
+            return CheckReport(False, f"for zero_dst={list(lang.zero_dst)}, one_dst={list(lang.one_dst)} "
+                               f"({lang.n_bits} bits) you return {got:.6f}, expected {expected:.6f}.{hint}")
+    return CheckReport(True, f"your Bayes accuracy matches on {len(cases)} languages (atol {atol}).")

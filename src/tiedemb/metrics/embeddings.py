@@ -41,3 +41,13 @@ def random_pairs(vocab_size: int, n_pairs: int, rng: np.random.Generator) -> np.
     a = rng.integers(0, vocab_size, size=n_pairs)
     b = (a + rng.integers(1, vocab_size, size=n_pairs)) % vocab_size
     return np.stack([a, b], axis=1)
+
+
+def row_distances(weight: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances between all rows: (..., vocab, d) -> (..., vocab, vocab).
+
+    Paper: bertolotti2024, the XOR distance panels (the authors record the full matrix after every step).
+    """
+    w = weight.detach()
+    diff = w.unsqueeze(-2) - w.unsqueeze(-3)  # (..., vocab, vocab, d)
+    return diff.pow(2).sum(-1).sqrt()

@@ -55,3 +55,25 @@ def count_parameters(model: nn.Module) -> int:
         if p.requires_grad:
             seen[id(p)] = p
     return sum(p.numel() for p in seen.values())
+
+
+def tie_stacked_embeddings(emb_in: nn.Parameter, emb_out_free: nn.Parameter | None, n_untied: int) -> torch.Tensor:
+    """The output embeddings of an ensemble of runs whose matrices are stacked, (runs, vocab_size, d_model).
+
+    Runs ``0 .. n_untied-1`` are untied: their output embedding is their row of ``emb_out_free``
+    (n_untied, vocab_size, d_model). The other runs are tied: their output embedding is their slice of the stacked
+    input Parameter ``emb_in`` itself, so both roles read the same storage, the optimiser sees the matrix once, and
+    the run's rows get the sum of both roles' gradients, exactly as :func:`tie_embeddings` does for one model.
+    """
+    if emb_in.dim() != 3:
+        raise ValueError(f"cannot tie: emb_in must be (runs, vocab_size, d_model), got {tuple(emb_in.shape)}")
+    if not 0 <= n_untied <= emb_in.shape[0]:
+        raise ValueError(f"n_untied must lie in [0, {emb_in.shape[0]}], got {n_untied}")
+    if n_untied == 0:
+        return emb_in
+    if emb_out_free is None or emb_out_free.shape != (n_untied, *emb_in.shape[1:]):
+        raise ValueError(f"emb_out_free must be ({n_untied}, {emb_in.shape[1]}, {emb_in.shape[2]}) for "
+                         f"{n_untied} untied runs, got {None if emb_out_free is None else tuple(emb_out_free.shape)}")
+    if n_untied == emb_in.shape[0]:
+        return emb_out_free
+    return torch.cat([emb_out_free, emb_in[n_untied:]])

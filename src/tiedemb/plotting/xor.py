@@ -1,0 +1,118 @@
+"""Figures of the XOR chapter (Bertolotti & Cazzola): the four panels of a configuration, and the summary."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..experiments.xor import CONFIGS, dh_label, pairs_of
+from ..results import Result
+from . import COLORS, band, figure
+
+PAIR_COLORS = {"01": "#c0392b", "23": "#2471a3", "control": COLORS["control"]}
+VARIANT_COLORS = {"untied": "#1b9e77", "tied": "#7570b3"}
+PANEL_TITLES = {"in": "✗ weight tying (input embeddings)", "out": "✗ weight tying (output embeddings)",
+                "tied": "✓ weight tying"}
+
+
+def _single(ax, size):
+    """A new figure with one axes, or the given axes and its figure.
+
+    Figures are released from pyplot as soon as they are made, so a notebook shows each one once (as the cell's
+    value), not a second time through the inline backend's end-of-cell display.
+    """
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    plt.close(fig)
+    return fig, ax
+
+
+def _pair_color(setting: str, pair: str) -> str:
+    if pair == "23" and setting == "ndh":
+        return PAIR_COLORS["01"]  # the ✗DH colour
+    return PAIR_COLORS[pair]
+
+
+def plot_accuracy(result: Result, ax=None) -> Figure:
+    """Accuracy at the masked position, untied vs tied (mean and 95% band over seeds), with the Bayes line."""
+    fig, ax = _single(ax, (4.2, 3.2))
+    step = result.arrays["eval_step"]
+    for v, label in (("untied", "✗ weight tying"), ("tied", "✓ weight tying")):
+        band(ax, step, result.arrays[f"acc_{v}"], color=VARIANT_COLORS[v], label=label)
+    ax.axhline(result.metrics["bayes_accuracy"], color="k", ls="--", lw=1,
+               label=f"Bayes {result.metrics['bayes_accuracy']:.3f}")
+    ax.axhline(result.metrics["marginal_accuracy"], color="k", ls=":", lw=1,
+               label=f"marginal {result.metrics['marginal_accuracy']:.3f}")
+    ax.set_ylim(0.3, 1.0)
+    ax.set_xlabel("step")
+    ax.set_ylabel("accuracy (masked bit)")
+    ax.set_title("Accuracy")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_distances(result: Result, matrix: str, ax=None) -> Figure:
+    """Distance between the two embeddings of each pair in one matrix (``in``, ``out`` or ``tied``) over training."""
+    fig, ax = _single(ax, (4.2, 3.2))
+    setting = result.config["setting"]
+    step = result.arrays["record_step"]
+    d = result.arrays[f"dist_{matrix}"]  # (seeds, T, V, V)
+    for pair, (a, b) in pairs_of(setting).items():
+        band(ax, step, d[:, :, a, b], color=_pair_color(setting, pair), label=dh_label(setting, pair),
+             ls="--" if pair == "control" else "-")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("step")
+    ax.set_ylabel("Euclidean distance")
+    ax.set_title(PANEL_TITLES[matrix])
+    ax.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def plot_xor_panels(result: Result, ax=None) -> Figure:
+    """The four panels of one configuration: accuracy, untied input, untied output, tied distances.
+
+    Args:
+        ax: None, or a sequence of 4 axes to draw into.
+    """
+    if ax is None:
+        fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), layout="constrained")
+        plt.close(fig)  # shown once, as the return value
+    else:
+        axes = np.asarray(ax).ravel()
+        if len(axes) != 4:
+            raise ValueError(f"plot_xor_panels draws 4 panels; got {len(axes)} axes")
+        fig = axes[0].figure
+    plot_accuracy(result, axes[0])
+    for axis, matrix in zip(axes[1:], ("in", "out", "tied"), strict=True):
+        plot_distances(result, matrix, axis)
+    top = max(axis.get_ylim()[1] for axis in axes[1:])
+    for axis in axes[1:]:
+        axis.set_ylim(0, top)
+    n = result.arrays["acc_untied"].shape[0]
+    fig.suptitle(f"{result.name} ({n} seeds × untied/tied, mean and 95% band)", fontsize=10)
+    return fig
+
+
+for _name in CONFIGS:
+    figure(_name)(plot_xor_panels)
+
+
+@figure("xor-other-bodies")
+def plot_other_bodies(result: Result, ax=None) -> Figure:
+    """Final distances of the pairs (0,1) and (2,3) in the untied output and tied matrices, per configuration."""
+    fig, ax = _single(ax, (7, 3.2))
+    rows = result.metrics["per_config"]
+    keys = [("d_out01", "output (0,1) ✗DH", "#c0392b", ""), ("d_out23", "output (2,3) ✓DH", "#2471a3", ""),
+            ("d_tied01", "tied (0,1) ✗DH", "#c0392b", "//"), ("d_tied23", "tied (2,3) ✓DH", "#2471a3", "//")]
+    x = np.arange(len(rows))
+    width = 0.2
+    for i, (key, label, color, hatch) in enumerate(keys):
+        ax.bar(x + (i - 1.5) * width, [r[key] for r in rows.values()], width, label=label, color=color,
+               hatch=hatch, alpha=0.8 if hatch else 1.0, edgecolor="white")
+    ax.set_xticks(x, [n.removeprefix("xor-") for n in rows])
+    ax.set_ylabel("final distance")
+    ax.set_title("Other bodies: final pair distances")
+    ax.legend(fontsize=7, ncols=2)
+    return fig
