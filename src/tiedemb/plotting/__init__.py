@@ -82,4 +82,5 @@ def save_figures(result: Result, folder: Path) -> list[Path]:
 
 
 # Each chapter group's figures register themselves on import.
-from . import gradients  # noqa: E402, F401
+from . import gradients  # noqa: E402, F401, I001
+from . import mlm  # noqa: E402, F401
