@@ -178,6 +178,28 @@ def _final(arrays: dict, key: str) -> float:
     return float(arrays[key][:, -1].mean())
 
 
+def _text(cfg: MLMTwinsConfig, m: dict, claims) -> dict[str, str]:
+    """Numbers for the chapter's prose, formatted once here (``glue``d into the page; never timings)."""
+    t = {f"{v}_{k}": f"{x:.2f}" for v in VARIANTS for k, x in m["distances"][v].items()}
+    t |= {f"{v}_ratio_{k}": f"{x:.2f}" for v in VARIANTS for k, x in m["ratio_to_random"][v].items()}
+    t |= {f"ndh_over_dh_{k}": f"{x:.1f}" for k, x in m["ndh_over_dh"].items()}
+    t |= {f"{v}_acc_{k}": f"{x:.3f}" for v in VARIANTS for k, x in m["valid_accuracy"][v].items()}
+    t |= {f"{v}_loss_{k}": f"{x:.2f}" for v in VARIANTS for k, x in m["valid_loss"][v].items()}
+    t |= {f"swap_rate_{v}": f"{x:.3f}" for v, x in m["swap_rate"].items()}
+    c = m["corpus"]
+    t |= {"train_tokens": f"{c['train_tokens']:,}", "valid_tokens": f"{c['valid_tokens']:,}",
+          "test_tokens": f"{c['test_tokens']:,}", "vocab_size": f"{c['vocab_size']:,}",
+          "unk_rate": f"{100 * c['unk_rate']:.1f}%", "epochs": f"{m['epochs']:.1f}",
+          "steps": f"{cfg.steps:,}", "params_untied": f"{m['parameters']['untied']:,}",
+          "params_tied": f"{m['parameters']['tied']:,}", "close": f"{CLOSE}", "apart": f"{APART:.0f}",
+          "top10": ", ".join(c["twinned_words"][:10]), "last10": ", ".join(c["twinned_words"][-10:])}
+    t |= {f"cfg_{k}": f"{getattr(cfg, k):g}" if isinstance(getattr(cfg, k), float) else str(getattr(cfg, k))
+          for k in ("d_model", "n_layers", "n_heads", "d_ff", "batch_size", "seq_len", "lr", "weight_decay",
+                    "init_std", "steps", "vocab_size", "swap", "swap_ndh", "n_twins", "n_random_pairs")}
+    t |= {c.label.replace("-", "_").lower(): c.verdict for c in claims}
+    return t
+
+
 @register("mlm-twins", reproduces="Bertolotti & Cazzola (2024), MLM panels (input, output, tied embeddings)",
           chapter=CHAPTER, config_cls=MLMTwinsConfig)
 def run_mlm_twins(cfg: MLMTwinsConfig) -> Result:
@@ -242,4 +264,5 @@ def run_mlm_twins(cfg: MLMTwinsConfig) -> Result:
                    "twinned_words": corpus.most_frequent(cfg.n_twins)},
         "epochs": cfg.steps * cfg.batch_size / runs["dh"][0]["n_train_sequences"],
     }
+    metrics["text"] = _text(cfg, metrics, claims)
     return Result("mlm-twins", cfg.to_dict(), metrics, claims, arrays)
