@@ -163,3 +163,19 @@ def test_quick_run_learns(quick):
             assert acc[-1] > acc[0] + 0.1, (v, m)
     assert abs(quick.metrics["swap_rate"]["dh"] - 0.5) < 0.01
     assert abs(quick.metrics["swap_rate"]["ndh"] - 0.1) < 0.01
+
+
+def test_b_e8_twins_collapse(quick):
+    """B-E8 at quick scale: twins end only slightly closer than random pairs (ratio ≈ 0.8, criterion ≤ 0.5)."""
+    claim = quick.claim("B-E8")
+    assert claim.verdict == "does not hold", claim.ours
+    ratio = quick.metrics["ratio_to_random"]["dh"]
+    assert all(ratio[e] < 1.0 for e in ("in", "out", "tied")), ratio  # but twins are closer than random pairs
+
+
+def test_b_e9_ndh_twins_stay_apart(quick):
+    """B-E9 (the book's addition) at quick scale: ✗DH output/tied twins only ≈1.1× the ✓DH distance (criterion 2×)."""
+    claim = quick.claim("B-E9")
+    assert claim.verdict == "does not hold", claim.ours
+    apart = quick.metrics["ndh_over_dh"]
+    assert apart["out"] > 1.0 and apart["tied"] > 1.0, apart  # the direction the theory predicts
