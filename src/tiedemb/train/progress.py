@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from tqdm.auto import tqdm
-
 from ..config import progress_enabled
 
 T = TypeVar("T")
@@ -16,4 +14,8 @@ def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "")
     """Wrap ``iterable`` in a progress bar when progress bars are enabled."""
     if not progress_enabled():
         return iterable
+    # Imported here: importing tqdm.auto in a kernel without ipywidgets writes a TqdmWarning (with a path) to stderr,
+    # which would end up in every notebook's committed outputs.
+    from tqdm.auto import tqdm
+
     return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
