@@ -16,6 +16,12 @@ VARIANT_TITLES = {"dh": "✓DH twins (swap 0.5)", "ndh": "✗DH twins (swap 0.1)
 TWIN_COLOR, RANDOM_COLOR = "#7570b3", "#666666"
 
 
+def _detached(fig: Figure) -> Figure:
+    """Close ``fig`` in pyplot so that a notebook shows it once (as the cell's value), under nbval as in a kernel."""
+    plt.close(fig)
+    return fig
+
+
 def _pairs_band(ax, step: np.ndarray, runs: np.ndarray, *, color: str, label: str) -> None:
     """Mean over pairs (and seeds) with a 95% band over the pairs: runs is (seeds, checkpoints, pairs)."""
     per_pair = runs.transpose(0, 2, 1).reshape(-1, runs.shape[1])  # (seeds × pairs, checkpoints)
@@ -42,7 +48,7 @@ def _distance_grid(result: Result, variants: tuple[str, ...]) -> Figure:
             if col == 0:
                 ax.set_ylabel("Euclidean distance")
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    return fig
+    return _detached(fig)
 
 
 @figure("mlm-twins")
@@ -60,6 +66,7 @@ def plot_twin_distances_ndh(result: Result, ax=None) -> Figure:
 @figure("mlm-twins")
 def plot_twin_ratio(result: Result, ax=None) -> Figure:
     """Mean twin distance divided by mean random-pair distance along training, for each embedding and variant."""
+    own = ax is None
     fig, ax = _axes(ax, (6.4, 3.4))
     step = result.arrays["step"]
     colors = {"untied_in": COLORS["in"], "untied_out": COLORS["out"], "tied_in": COLORS["tied"]}
@@ -75,7 +82,7 @@ def plot_twin_ratio(result: Result, ax=None) -> Figure:
     ax.set_ylabel("twin distance / random-pair distance")
     ax.set_title("Twins relative to random pairs (1 = no closer than random)")
     ax.legend(fontsize=7, ncol=2)
-    return fig
+    return _detached(fig) if own else fig
 
 
 @figure("mlm-twins")
@@ -94,4 +101,4 @@ def plot_accuracy_loss(result: Result, ax=None) -> Figure:
         a.set_xlabel("training step")
         a.set_title(title)
     axes[0].legend(fontsize=7)
-    return fig
+    return _detached(fig)
