@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..config import ExperimentConfig
 from ..results import Result
 
-MODULES = ("gradients", "equivalence", "xor")
+MODULES = ("gradients", "equivalence", "xor", "mlm")
 """Experiment modules, one per chapter group; imported on first use of the registry."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")

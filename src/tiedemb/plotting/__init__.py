@@ -106,4 +106,4 @@ def save_figures(result: Result, folder: Path) -> list[Path]:
 
 
 # Each chapter group's figures register themselves on import.
-from . import gradients, theory, xor  # noqa: E402, F401
+from . import gradients, mlm, theory, xor  # noqa: E402, F401

@@ -1,0 +1,104 @@
+"""Figures of the MLM twins chapter (Bertolotti & Cazzola, MLM experiment)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..results import Result
+from . import COLORS, _axes, band, figure
+
+PANELS = (("untied", "in", "✗ weight tying (input embeddings)"),
+          ("untied", "out", "✗ weight tying (output embeddings)"),
+          ("tied", "in", "✓ weight tying"))
+VARIANT_TITLES = {"dh": "✓DH twins (swap 0.5)", "ndh": "✗DH twins (swap 0.1)"}
+TWIN_COLOR, RANDOM_COLOR = "#7570b3", "#666666"
+
+
+def _detached(fig: Figure) -> Figure:
+    """Close ``fig`` in pyplot so that a notebook shows it once (as the cell's value), under nbval as in a kernel."""
+    plt.close(fig)
+    return fig
+
+
+def _pairs_band(ax, step: np.ndarray, runs: np.ndarray, *, color: str, label: str) -> None:
+    """Mean over pairs (and seeds) with a 95% band over the pairs: runs is (seeds, checkpoints, pairs)."""
+    per_pair = runs.transpose(0, 2, 1).reshape(-1, runs.shape[1])  # (seeds × pairs, checkpoints)
+    band(ax, step, per_pair, color=color, label=label)
+
+
+def _distance_grid(result: Result, variants: tuple[str, ...]) -> Figure:
+    fig, axes = plt.subplots(len(variants), 3, figsize=(9.6, 2.9 * len(variants)), layout="constrained",
+                             sharey=True, squeeze=False)
+    step = result.arrays["step"]
+    top = max(float(result.arrays[f"{v}_{m}_{k}_{r}"].mean(axis=(0, 2)).max())
+              for v in variants for m, r, _ in PANELS for k in ("twin", "rand"))
+    for row, v in enumerate(variants):
+        for col, (model, role, title) in enumerate(PANELS):
+            ax = axes[row, col]
+            _pairs_band(ax, step, result.arrays[f"{v}_{model}_twin_{role}"], color=TWIN_COLOR,
+                        label=f"twin pairs ({'✓' if v == 'dh' else '✗'} distributional hyp.)")
+            _pairs_band(ax, step, result.arrays[f"{v}_{model}_rand_{role}"], color=RANDOM_COLOR,
+                        label="random pairs of common words")
+            ax.set_title(f"{VARIANT_TITLES[v]}\n{title}", fontsize=9)
+            ax.set_ylim(0, 1.15 * top)
+            if row == len(variants) - 1:
+                ax.set_xlabel("training step")
+            if col == 0:
+                ax.set_ylabel("Euclidean distance")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    return _detached(fig)
+
+
+@figure("mlm-twins")
+def plot_twin_distances(result: Result, ax=None) -> Figure:
+    """Twin pairs vs random pairs of common words along training: untied input, untied output, tied (✓DH twins)."""
+    return _distance_grid(result, ("dh",))
+
+
+@figure("mlm-twins")
+def plot_twin_distances_ndh(result: Result, ax=None) -> Figure:
+    """The same three panels for ✓DH twins (swap 0.5, top) and ✗DH twins (swap 0.1, bottom)."""
+    return _distance_grid(result, ("dh", "ndh"))
+
+
+@figure("mlm-twins")
+def plot_twin_ratio(result: Result, ax=None) -> Figure:
+    """Mean twin distance divided by mean random-pair distance along training, for each embedding and variant."""
+    own = ax is None
+    fig, ax = _axes(ax, (6.4, 3.4))
+    step = result.arrays["step"]
+    colors = {"untied_in": COLORS["in"], "untied_out": COLORS["out"], "tied_in": COLORS["tied"]}
+    names = {"untied_in": "untied input", "untied_out": "untied output", "tied_in": "tied"}
+    for v, ls in (("dh", "-"), ("ndh", "--")):
+        for model, role, _ in PANELS:
+            twin = result.arrays[f"{v}_{model}_twin_{role}"].mean(axis=2)  # (seeds, checkpoints)
+            rand = result.arrays[f"{v}_{model}_rand_{role}"].mean(axis=2)
+            band(ax, step, twin / rand, color=colors[f"{model}_{role}"], ls=ls,
+                 label=f"{names[f'{model}_{role}']}, {'✓DH' if v == 'dh' else '✗DH'}")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("twin distance / random-pair distance")
+    ax.set_title("Twins relative to random pairs (1 = no closer than random)")
+    ax.legend(fontsize=7, ncol=2)
+    return _detached(fig) if own else fig
+
+
+@figure("mlm-twins")
+def plot_accuracy_loss(result: Result, ax=None) -> Figure:
+    """Masked-token validation accuracy and loss along training, tied vs untied, for both variants."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.2), layout="constrained")
+    step = result.arrays["step"]
+    for v, ls in (("dh", "-"), ("ndh", "--")):
+        for model, color in (("untied", COLORS["in"]), ("tied", COLORS["tied"])):
+            lab = f"{'✓' if model == 'tied' else '✗'} weight tying, {'✓DH' if v == 'dh' else '✗DH'} twins"
+            band(axes[0], step, result.arrays[f"{v}_{model}_valid_acc"], color=color, ls=ls, label=lab)
+            band(axes[1], step, result.arrays[f"{v}_{model}_valid_loss"], color=color, ls=ls, label=lab)
+    axes[0].set_ylabel("masked-token accuracy")
+    axes[1].set_ylabel("masked-token cross-entropy")
+    for a, title in zip(axes, ("Accuracy (validation)", "Loss (validation)"), strict=True):
+        a.set_xlabel("training step")
+        a.set_title(title)
+    axes[0].legend(fontsize=7)
+    return _detached(fig)
