@@ -46,8 +46,10 @@ def _visible_text(dom):
 
 
 CHAPTERS = ["book/gradients/tied_gradients.html"]
+EXPERIMENT_CHAPTERS = {"book/bertolotti/xor.html": 10, "book/bertolotti/mlm_twins.html": 5}
+"""Chapters that report training runs, with the number of figures each shows."""
 PAGES = ["index.html", "book/notation.html", "book/scoreboard.html", *CHAPTERS, "book/theory/equivalences.html",
-         "book/theory/should_i_tie.html"]
+         "book/theory/should_i_tie.html", *EXPERIMENT_CHAPTERS]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -76,6 +78,19 @@ def test_chapter_shows_figures_theorems_and_exercises(page):
     assert "theorem" in dom and "proof" in dom, f"{page}: no theorem/proof box"
     assert dom.count('class="admonition exercise') + dom.count("exercise admonition") >= 3 or dom.count(
         "exercise") >= 6, f"{page}: exercises missing"
+    assert "dropdown" in dom, f"{page}: solutions are not in dropdowns"
+    assert "holds" in dom, f"{page}: no claims table"
+
+
+@pytest.mark.parametrize("page", EXPERIMENT_CHAPTERS)
+def test_experiment_chapter_shows_its_figures_claims_and_exercises(page):
+    _require_browser()
+    dom = _dom(page)
+    images = [src for src in re.findall(r'<img[^>]+src="([^"]+)"', dom) if not src.startswith(("http", "data:"))]
+    assert len(images) >= EXPERIMENT_CHAPTERS[page], f"{page}: {len(images)} figures, expected the chapter's figures"
+    for src in images:
+        assert (HTML / page).parent.joinpath(src).resolve().is_file(), f"{page}: image {src} missing"
+    assert dom.count("exercise") >= 4, f"{page}: exercises missing"
     assert "dropdown" in dom, f"{page}: solutions are not in dropdowns"
     assert "holds" in dom, f"{page}: no claims table"
 

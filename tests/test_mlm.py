@@ -10,7 +10,7 @@ from tiedemb.cache import run_or_load
 from tiedemb.config import ConfigError
 from tiedemb.data.corpus import load_corpus
 from tiedemb.data.mlm import IGNORE, apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
-from tiedemb.experiments.mlm import MLMTwinsConfig, run_mlm_twins
+from tiedemb.experiments.mlm import MLMTwinsConfig, diagnose_pairs, diagnosis_counts, run_mlm_twins
 from tiedemb.models.mlm import MaskedLanguageModel
 from tiedemb.models.tying import count_parameters, is_tied
 from tiedemb.seeding import numpy_rng
@@ -113,10 +113,12 @@ def test_model_has_no_positional_encoding():
     ("swap_ndh", 0, "swap_ndh must lie strictly between 0 and 1"),
     ("n_heads", 3, "divisible by n_heads"),
     ("vocab_size", 50, "vocab_size"),
-    ("steps", 0, "steps must be positive"),
+    ("steps", 0, "steps must be a positive integer"),
     ("weight_decay", -1.0, "weight_decay must be >= 0"),
     ("n_random_pairs", 10_000, "n_random_pairs"),
     ("source", "", "source must be"),
+    ("diagnose_window", 0, "diagnose_window must be a positive integer"),
+    ("diagnose_permutations", 0, "diagnose_permutations must be a positive integer"),
 ])
 def test_bad_configs(field, value, match):
     with pytest.raises(ConfigError, match=match):
@@ -127,6 +129,24 @@ def test_paper_config_is_the_authors_model():
     cfg = MLMTwinsConfig.paper()
     assert (cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, cfg.batch_size) == (128, 3, 4, 512, 128)
     assert (cfg.lr, cfg.weight_decay, cfg.eps, cfg.t_max, cfg.init_std) == (1e-4, 0.01, 1e-12, 10_000, 0.3)
+
+
+@pytest.mark.parametrize(("swap", "case"), [(0.5, "both"), (0.1, "sem_only")])
+def test_diagnostic_finds_planted_twins(swap, case):
+    """Twins swapped 0.5 are ≡ and ∼ (DH holds); swapped 0.1 they are ≡ but not ∼; distinct words are neither."""
+    rng = numpy_rng(0)
+    stream = np.zeros(60_000, dtype=np.int64)  # a Markov chain: mostly k -> k + 1, so words differ in context
+    jumps, targets = rng.random(len(stream)) < 0.3, rng.integers(0, 30, len(stream))
+    for i in range(1, len(stream)):
+        stream[i] = targets[i] if jumps[i] else (stream[i - 1] + 1) % 30
+    twins = make_twins(["w0", "w1", "w2"], np.array([0, 1, 2]), 30, swap)
+    ids = apply_twins(stream, twins, numpy_rng(1))
+    seqs = [[str(t) for t in row] for row in blocks(ids, 20).tolist()]
+    kw = {"window": 1, "permutations": 19, "min_count": 20}
+    twin = diagnosis_counts(diagnose_pairs(seqs, twins.pairs, rng=numpy_rng(2), **kw))
+    assert twin[case] >= 2, twin
+    other = diagnosis_counts(diagnose_pairs(seqs, np.array([[0, 1], [1, 2], [0, 3]]), rng=numpy_rng(3), **kw))
+    assert other["neither"] == 3, other
 
 
 def test_tiny_run_is_deterministic(tmp_path, monkeypatch):
@@ -145,6 +165,7 @@ def test_tiny_run_is_deterministic(tmp_path, monkeypatch):
     assert a.arrays["dh_untied_twin_in"].shape == (1, 3, 10)
     assert a.metrics["tokens_per_s"] > 0
     assert [c.label for c in a.claims] == ["B-E8", "B-E9"]
+    assert a.arrays["ndh_diag_twin_d_cond"].shape == (1, 10)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -179,3 +200,13 @@ def test_b_e9_ndh_twins_stay_apart(quick):
     assert claim.verdict == "does not hold", claim.ours
     apart = quick.metrics["ndh_over_dh"]
     assert apart["out"] > 1.0 and apart["tied"] > 1.0, apart  # the direction the theory predicts
+
+
+def test_diagnostic_before_training(quick):
+    """The diagnostic on the training text sees the planted structure: ✓DH twins ≡ and ∼, ✗DH twins ≡ but not ∼,
+    random pairs of common words neither (a 5% test per equivalence, so a few false alarms are expected)."""
+    d = quick.metrics["diagnosis"]
+    n = quick.config["n_twins"]
+    assert d["dh"]["twin"]["both"] >= 0.8 * n, d["dh"]["twin"]
+    assert d["ndh"]["twin"]["sem_only"] >= 0.8 * n, d["ndh"]["twin"]
+    assert d["dh"]["rand"]["neither"] >= 0.8 * quick.config["n_random_pairs"], d["dh"]["rand"]

@@ -9,7 +9,9 @@ untied and tied:
   equivalent but the twin is nine times less likely as an output in every context: not conditionally equivalent.
 
 Along training we record the Euclidean distance of the 100 twin pairs and of 100 seeded random pairs of distinct common
-words, in the untied input, untied output and tied embeddings, and masked-token loss and accuracy.
+words, in the untied input, untied output and tied embeddings, and masked-token loss and accuracy. Before training, the
+"should I tie?" diagnostic of the theory chapter (:func:`tiedemb.equivalence.estimate_pair`) scores the same pairs on
+the training text, so the chapter can set what the corpus says beside what the trained embeddings show.
 
 Paper: bertolotti2024 (code `semeqv/problem/mlm`; dossier §3.8 "B-F7").
 """
@@ -25,6 +27,8 @@ from ..claims import judge
 from ..config import ConfigError, ExperimentConfig, positive
 from ..data.corpus import SPECIALS, load_corpus
 from ..data.mlm import apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
+from ..equivalence import estimate_pair
+from ..metrics.embeddings import spearman
 from ..models.mlm import MaskedLanguageModel
 from ..models.tying import count_parameters
 from ..results import Result
@@ -74,10 +78,15 @@ class MLMTwinsConfig(ExperimentConfig):
     eta_min: float = 1e-5  # paper: 1e-5
     checkpoints: int = 12  # distance/accuracy measurements along training (plus step 0); paper: every 10k steps
     valid_sequences: int = 128  # validation sequences masked once (fixed) for loss and accuracy
+    # The diagnostic on the same pairs, from the training text before training (not in the paper)
+    diagnose_window: int = 1  # context: this many tokens on each side of a position (the model sees both sides)
+    diagnose_permutations: int = 19  # permutation-null draws; 19 gives a 5% test
+    diagnose_min_count: int = 20  # fewer occurrences of either symbol: "too few samples"
 
     def _validate(self) -> None:
         for f in ("vocab_size", "n_twins", "n_random_pairs", "seq_len", "d_model", "n_layers", "n_heads", "d_ff",
-                  "steps", "batch_size", "checkpoints", "valid_sequences"):
+                  "steps", "batch_size", "checkpoints", "valid_sequences", "diagnose_window", "diagnose_permutations",
+                  "diagnose_min_count"):
             positive(f, getattr(self, f), integer=True)
         for f in ("init_std", "lr", "eps", "eta_min"):
             positive(f, getattr(self, f))
@@ -123,6 +132,52 @@ def pair_distances(weight: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
     return (w[p[:, 0]] - w[p[:, 1]]).norm(dim=1).double().numpy()
 
 
+DIAGNOSIS = ("d_sem", "d_sem_null", "d_cond", "d_cond_null", "sem_equiv", "cond_equiv", "few")
+"""Per-pair arrays of :func:`diagnose_pairs`."""
+
+
+def diagnose_pairs(sequences: list[list[str]], pairs: np.ndarray, *, window: int, permutations: int, min_count: int,
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The "should I tie?" diagnostic on id pairs of a tokenised corpus, one :class:`PairReport` per pair.
+
+    Args:
+        sequences: the corpus as sequences of token ids written as strings.
+        pairs: (n_pairs, 2) token ids.
+    Returns:
+        arrays (n_pairs,) named by :data:`DIAGNOSIS`: D≡ and D∼ with the means of their permutation nulls, whether
+        each equivalence is accepted, and whether a symbol had too few occurrences to decide (NaN where undefined).
+    """
+    reports = [estimate_pair(sequences, str(a), str(b), window=window, permutations=permutations,
+                             min_count=min_count, rng=rng) for a, b in np.asarray(pairs).tolist()]
+    return {
+        "d_sem": np.array([r.semantic for r in reports]), "d_sem_null": np.array([r.semantic_null for r in reports]),
+        "d_cond": np.array([r.conditional for r in reports]),
+        "d_cond_null": np.array([r.conditional_null for r in reports]),
+        "sem_equiv": np.array([r.semantic_equivalent for r in reports]),
+        "cond_equiv": np.array([r.conditional_equivalent for r in reports]),
+        "few": np.array([r.evidence == "too few samples" for r in reports]),
+    }
+
+
+def diagnosis_counts(diag: dict[str, np.ndarray]) -> dict[str, int]:
+    """How many pairs the diagnostic puts in each case: DH holds (both / neither), fails (which side), undecided."""
+    sem, cond, few = diag["sem_equiv"].astype(bool), diag["cond_equiv"].astype(bool), diag["few"].astype(bool)
+    return {"both": int((sem & cond & ~few).sum()), "neither": int((~sem & ~cond & ~few).sum()),
+            "sem_only": int((sem & ~cond & ~few).sum()), "cond_only": int((~sem & cond & ~few).sum()),
+            "undecided": int(few.sum())}
+
+
+def diagnosis_agreement(arrays: dict[str, np.ndarray], div: str, role: str) -> float:
+    """Spearman correlation, over ✓DH twins, ✗DH twins and random pairs together, between a divergence's excess over
+    its permutation null (before training) and the pair's final distance in the untied embedding ``role``."""
+    sets = (("dh", "twin"), ("ndh", "twin"), ("dh", "rand"))
+    excess = np.concatenate([(arrays[f"{v}_diag_{k}_d_{div}"] - arrays[f"{v}_diag_{k}_d_{div}_null"]).ravel()
+                             for v, k in sets])
+    dist = np.concatenate([arrays[f"{v}_untied_{k}_{role}"][:, -1].ravel() for v, k in sets])
+    keep = np.isfinite(excess)
+    return spearman(excess[keep], dist[keep])
+
+
 def _checkpoint_steps(cfg: MLMTwinsConfig) -> list[int]:
     return sorted({0, *np.linspace(0, cfg.steps, cfg.checkpoints + 1).round().astype(int).tolist()})
 
@@ -146,6 +201,11 @@ def _run_variant(cfg: MLMTwinsConfig, corpus, seed: int, swap: float, pairs_rand
                                generator=valid_gen, mlm_probability=cfg.mlm_probability, pad_id=corpus.pad_id)
     checkpoints = _checkpoint_steps(cfg)
     out: dict = {"swap_rate": float(swapped)}
+    text = [[str(t) for t in row] for row in train.tolist()]  # the training sequences, as the model sees them
+    for kind, pairs in (("twin", twins.pairs), ("rand", pairs_random)):
+        out[f"diag_{kind}"] = diagnose_pairs(text, pairs, window=cfg.diagnose_window,
+                                             permutations=cfg.diagnose_permutations,
+                                             min_count=cfg.diagnose_min_count, rng=numpy_rng(seed, 8))
     for kind in MODELS:
         seed_everything(seed)  # same seed: tied and untied start from the same input embedding
         model = MaskedLanguageModel(V, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, tied=kind == "tied",
@@ -196,6 +256,11 @@ def _text(cfg: MLMTwinsConfig, m: dict, claims) -> dict[str, str]:
     t |= {f"cfg_{k}": f"{getattr(cfg, k):g}" if isinstance(getattr(cfg, k), float) else str(getattr(cfg, k))
           for k in ("d_model", "n_layers", "n_heads", "d_ff", "batch_size", "seq_len", "lr", "weight_decay",
                     "init_std", "steps", "vocab_size", "swap", "swap_ndh", "n_twins", "n_random_pairs")}
+    t |= {f"diag_{v}_{kind}_{case}": str(n) for v in VARIANTS for kind, cases in m["diagnosis"][v].items()
+          for case, n in cases.items()}
+    t |= {"diag_pairs_rand": str(sum(m["diagnosis"]["dh"]["rand"].values())), "cfg_diagnose_window":
+          str(cfg.diagnose_window)}
+    t |= {f"diag_spearman_{k}": f"{x:.2f}" for k, x in m["diagnosis_spearman"].items()}
     t |= {c.label.replace("-", "_").lower(): c.verdict for c in claims}
     return t
 
@@ -216,6 +281,9 @@ def run_mlm_twins(cfg: MLMTwinsConfig) -> Result:
         for m in MODELS:
             for k in ("twin_in", "twin_out", "rand_in", "rand_out", "valid_loss", "valid_acc", "train_loss"):
                 arrays[f"{v}_{m}_{k}"] = np.stack([r[m][k] for r in runs[v]])  # (seeds, checkpoints[, pairs])
+        for kind in ("twin", "rand"):
+            for k in DIAGNOSIS:
+                arrays[f"{v}_diag_{kind}_{k}"] = np.stack([r[f"diag_{kind}"][k] for r in runs[v]])  # (seeds, pairs)
 
     # Final mean distances; tied models have one matrix (input = output), reported as "tied".
     dist = {v: {"in": _final(arrays, f"{v}_untied_twin_in"), "out": _final(arrays, f"{v}_untied_twin_out"),
@@ -263,6 +331,11 @@ def run_mlm_twins(cfg: MLMTwinsConfig) -> Result:
                    "unk_rate": corpus.unk_rate("train"), "n_train_sequences": runs["dh"][0]["n_train_sequences"],
                    "twinned_words": corpus.most_frequent(cfg.n_twins)},
         "epochs": cfg.steps * cfg.batch_size / runs["dh"][0]["n_train_sequences"],
+        # the diagnostic's cases over the seeds' pairs (random pairs are drawn per seed)
+        "diagnosis": {v: {kind: diagnosis_counts({k: arrays[f"{v}_diag_{kind}_{k}"].ravel() for k in DIAGNOSIS})
+                          for kind in ("twin", "rand")} for v in VARIANTS},
+        "diagnosis_spearman": {"cond_out": diagnosis_agreement(arrays, "cond", "out"),
+                               "sem_in": diagnosis_agreement(arrays, "sem", "in")},
     }
     metrics["text"] = _text(cfg, metrics, claims)
     return Result("mlm-twins", cfg.to_dict(), metrics, claims, arrays)

@@ -102,3 +102,25 @@ def plot_accuracy_loss(result: Result, ax=None) -> Figure:
         a.set_title(title)
     axes[0].legend(fontsize=7)
     return _detached(fig)
+
+
+@figure("mlm-twins")
+def plot_diagnosis(result: Result, ax=None) -> Figure:
+    """The diagnostic before training beside the trained untied embeddings: for every pair, how far its divergence
+    lies above the permutation null (x) and how far apart its rows end (y); D∼ with the output embedding, D≡ with the
+    input embedding."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    sets = (("dh", "twin", TWIN_COLOR, "o", "✓DH twins (swap 0.5)"),
+            ("ndh", "twin", "#d95f02", "s", "✗DH twins (swap 0.1)"),
+            ("dh", "rand", RANDOM_COLOR, "^", "random pairs of common words"))
+    for a, (div, role, name) in zip(axes, (("cond", "out", "D∼"), ("sem", "in", "D≡")), strict=True):
+        for v, kind, color, marker, label in sets:
+            excess = (result.arrays[f"{v}_diag_{kind}_d_{div}"] - result.arrays[f"{v}_diag_{kind}_d_{div}_null"])
+            dist = result.arrays[f"{v}_untied_{kind}_{role}"][:, -1]  # (seeds, pairs) at the end of training
+            a.scatter(excess.ravel(), dist.ravel(), s=12, color=color, marker=marker, alpha=0.7, label=label)
+        a.axvline(0.0, color="k", lw=0.8)
+        a.set_xlabel(f"{name} − its permutation null (from the text, before training)")
+        a.set_ylabel(f"final distance, untied {'output' if role == 'out' else 'input'} embedding")
+        a.set_title(f"{name} against the {'output' if role == 'out' else 'input'} embedding", fontsize=10)
+    axes[0].legend(fontsize=7)
+    return _detached(fig)
