@@ -53,3 +53,20 @@ def test_claims_table_and_metric_lookup():
     assert metric(r, "a.b") == 2
     with pytest.raises(KeyError, match="no metric 'a.c'"):
         metric(r, "a.c")
+
+
+def test_glue_metrics_takes_paths_or_a_mapping(monkeypatch):
+    import myst_nb
+
+    from tiedemb.book import glue_metrics
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.setdefault(name, (value, display)))
+    result = Result("grad-check", {}, {"a": {"b": 1.5}, "text": {"c": "2.0"}}, [], {})
+    glue_metrics(result, ["a.b"])
+    glue_metrics(result, result.metrics["text"])
+    assert glued == {"grad-check.a.b": (1.5, False), "grad-check.c": ("2.0", False)}
+    with pytest.raises(KeyError, match="no metric 'a.x'"):
+        glue_metrics(result, ["a.x"])
+    with pytest.raises(TypeError, match="list of metric paths"):
+        glue_metrics(result, "a.b")

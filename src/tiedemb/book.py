@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .cache import run_or_load
 from .claims import PAPERS, Claim, label_sort_key
@@ -96,12 +96,17 @@ def metric(result: Result, path: str):
     return value
 
 
-def glue_metrics(result: Result, paths: list[str]) -> None:
+def glue_metrics(result: Result, items: Iterable[str] | Mapping[str, object]) -> None:
     """Glue metrics of a result into the page without displaying them.
 
-    Each dotted path ``p`` is glued as ``<experiment>.<p>``; prose shows it with ``{glue:text}`<experiment>.<p>:.3f```.
+    ``items`` is either a list of dotted metric paths ``p``, each glued as ``<experiment>.<p>`` (prose shows it with
+    ``{glue:text}`<experiment>.<p>:.3f```), or a mapping of names to values the experiment computed (typically its
+    preformatted ``metrics["text"]``), each glued as ``<experiment>.<name>``.
     """
     from myst_nb import glue
 
-    for path in paths:
-        glue(f"{result.name}.{path}", metric(result, path), display=False)
+    if isinstance(items, str):
+        raise TypeError("glue_metrics takes a list of metric paths or a mapping, not a single string")
+    pairs = items.items() if isinstance(items, Mapping) else ((path, metric(result, path)) for path in items)
+    for name, value in pairs:
+        glue(f"{result.name}.{name}", value, display=False)
