@@ -71,7 +71,7 @@ def test_bad_configs_raise_clear_errors():
         cls.quick().replace(setting="xdh")
     with pytest.raises(ConfigError, match="arch must be one of 'transformer', 'lstm', 'mixer'"):
         cls.quick().replace(arch="gru")
-    with pytest.raises(ConfigError, match="steps must be positive, got 0"):
+    with pytest.raises(ConfigError, match="steps must be a positive integer, got 0"):
         cls.quick().replace(steps=0)
     with pytest.raises(ConfigError, match="weight_decay must be a number >= 0"):
         cls.quick().replace(weight_decay=-0.1)
