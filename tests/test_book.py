@@ -70,3 +70,18 @@ def test_glue_metrics_takes_paths_or_a_mapping(monkeypatch):
         glue_metrics(result, ["a.x"])
     with pytest.raises(TypeError, match="list of metric paths"):
         glue_metrics(result, "a.b")
+
+
+def test_glue_prefix_and_provenance_text(monkeypatch):
+    import myst_nb
+
+    from tiedemb.book import glue_metrics, provenance_text
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.setdefault(name, value))
+    result = Result("xor-transformer-small", {}, {"a": 1}, [], {},
+                    {"wall_time_s": 1500.0, "device": "cpu", "git_commit": "0123456789abcdef"})
+    glue_metrics(result, provenance_text(result), prefix="xor-paper")
+    assert glued["xor-paper.wall_time"] == "25 minutes"
+    assert glued["xor-paper.commit"] == "0123456789"
+    assert provenance_text(Result("x-y", {}, {}, [], {}))["wall_time"] == "unknown"

@@ -96,12 +96,13 @@ def metric(result: Result, path: str):
     return value
 
 
-def glue_metrics(result: Result, items: Iterable[str] | Mapping[str, object]) -> None:
+def glue_metrics(result: Result, items: Iterable[str] | Mapping[str, object], *, prefix: str | None = None) -> None:
     """Glue metrics of a result into the page without displaying them.
 
     ``items`` is either a list of dotted metric paths ``p``, each glued as ``<experiment>.<p>`` (prose shows it with
     ``{glue:text}`<experiment>.<p>:.3f```), or a mapping of names to values the experiment computed (typically its
-    preformatted ``metrics["text"]``), each glued as ``<experiment>.<name>``.
+    preformatted ``metrics["text"]``), each glued as ``<experiment>.<name>``. ``prefix`` replaces ``<experiment>``,
+    for a page that shows two results of one experiment (quick and paper scale).
     """
     from myst_nb import glue
 
@@ -109,4 +110,19 @@ def glue_metrics(result: Result, items: Iterable[str] | Mapping[str, object]) ->
         raise TypeError("glue_metrics takes a list of metric paths or a mapping, not a single string")
     pairs = items.items() if isinstance(items, Mapping) else ((path, metric(result, path)) for path in items)
     for name, value in pairs:
-        glue(f"{result.name}.{name}", value, display=False)
+        glue(f"{prefix or result.name}.{name}", value, display=False)
+
+
+def provenance_text(result: Result) -> dict[str, str]:
+    """Where and how a result was computed, as text for a page: wall time, device, commit, versions."""
+    p = result.provenance
+    wall = p.get("wall_time_s")
+    if wall is None:
+        wall_text = "unknown"
+    elif wall >= 120:
+        wall_text = f"{wall / 60:.0f} minutes"
+    else:
+        wall_text = f"{wall:.0f} seconds"
+    return {"wall_time": wall_text, "device": str(p.get("device", "unknown")),
+            "commit": str(p.get("git_commit") or "no commit")[:10], "torch": str(p.get("torch_version", "unknown")),
+            "package": str(p.get("package_version", "unknown"))}

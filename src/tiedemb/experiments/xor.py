@@ -271,9 +271,14 @@ def _result(cfg: XorConfig, arrays, metrics, claims: list[Claim]) -> Result:
     return Result(cfg.name, cfg.to_dict(), metrics, claims, arrays)
 
 
+def _learned_threshold(m: dict[str, Any]) -> float:
+    """Half-way between the marginal and the Bayes accuracy."""
+    return m["marginal_accuracy"] + 0.5 * (m["bayes_accuracy"] - m["marginal_accuracy"])
+
+
 def _accuracy_learned(m: dict[str, Any]) -> bool:
     """Untied accuracy clearly above the marginal level (the task is learned; dossier pitfall 1)."""
-    return m["acc"]["untied"]["final"] > m["marginal_accuracy"] + 0.5 * (m["bayes_accuracy"] - m["marginal_accuracy"])
+    return m["acc"]["untied"]["final"] > _learned_threshold(m)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -292,7 +297,9 @@ def run_transformer_small(cfg: XorConfig) -> Result:
               "different control pair stays apart.",
               "in01 → 0 and in23 → 0 (B-F2)",
               f"final input distances (0,1) {_d(m, 'in01')}, (2,3) {_d(m, 'in23')}, {ctrl}; "
-              f"both below {SMALL_RATIO} × control: {p['input_collapse']}", p["input_collapse"] and learned),
+              f"both below {SMALL_RATIO} × control: {p['input_collapse']}; task learned (untied accuracy "
+              f"{m['acc']['untied']['final']:.3f} above {_learned_threshold(m):.3f}): {learned}",
+              p["input_collapse"] and learned),
         judge("B-E2", "Untied output embeddings: the conditionally equivalent pair (2,3) collapses, the pair (0,1) "
               "(frequencies 0.1/0.9) stays apart.", "out23 → 0, out01 stays apart (B-F3)",
               f"final output distances (0,1) {_d(m, 'out01')}, (2,3) {_d(m, 'out23')}, control "
