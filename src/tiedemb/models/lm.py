@@ -16,6 +16,14 @@ from torch import nn
 from .tying import tie_embeddings
 
 
+def check_token_ids(tokens: torch.Tensor, vocab_size: int) -> None:
+    """Raise a clear error unless ``tokens`` is a (batch, seq) tensor of ids in [0, vocab_size)."""
+    if tokens.dim() != 2:
+        raise ValueError(f"tokens must have shape (batch, seq), got {tuple(tokens.shape)}")
+    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab_size):
+        raise ValueError(f"token ids must lie in [0, {vocab_size}), got [{int(tokens.min())}, {int(tokens.max())}]")
+
+
 class _LanguageModel(nn.Module):
     """Shared parts: the two embeddings, tying, the logits, and analytic parameter counts."""
 
@@ -37,11 +45,7 @@ class _LanguageModel(nn.Module):
 
     def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
         """h for every position: (batch, seq) token ids -> (batch, seq, d_model)."""
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must have shape (batch, seq), got {tuple(tokens.shape)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got [{int(tokens.min())}, "
-                             f"{int(tokens.max())}]")
+        check_token_ids(tokens, self.vocab_size)
         return self.body(self.emb_in(tokens))  # (batch, seq, d_model)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

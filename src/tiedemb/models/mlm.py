@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .lm import check_token_ids
 from .tying import tie_embeddings
 
 
@@ -37,11 +38,7 @@ class MaskedLanguageModel(nn.Module):
 
     def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
         """h at every position: (batch, seq) ids -> (batch, seq, d_model)."""
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must have shape (batch, seq), got {tuple(tokens.shape)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got [{int(tokens.min())}, "
-                             f"{int(tokens.max())}]")
+        check_token_ids(tokens, self.vocab_size)
         pad = None
         if self.pad_id is not None and bool((tokens == self.pad_id).any()):
             pad = tokens == self.pad_id  # (batch, seq), True = ignored by attention
