@@ -3,6 +3,8 @@ nbval and the book build compute each quick-scale experiment once per run; tests
 
 from __future__ import annotations
 
+# ruff: noqa: I001
+import tiedemb  # noqa: F401 - first: pins the CPU code paths before numpy and torch load (tiedemb.config)
 import pytest
 
 

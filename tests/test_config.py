@@ -80,3 +80,35 @@ def test_threads_and_progress_settings(monkeypatch):
     monkeypatch.delenv("TIEDEMB_PROGRESS")
     monkeypatch.setenv("CI", "true")
     assert not progress_enabled()
+
+
+def _kernels_in_fresh_process(env_overrides):
+    """MKL's instruction cap and torch's CPU capability in a fresh interpreter that imports tiedemb, then computes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pins = {"ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE",
+            "TIEDEMB_NATIVE_KERNELS"}
+    env = {k: v for k, v in os.environ.items() if k not in pins}
+    env.update(env_overrides)
+    code = ("import json, os, torch, tiedemb; torch.ones(4).exp(); "
+            "print(json.dumps([os.environ.get('MKL_ENABLE_INSTRUCTIONS'), torch.backends.cpu.get_cpu_capability()]))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in {"x86_64", "amd64"}, reason="x86-64 only")
+def test_cpu_kernels_are_pinned_on_import_even_after_torch():
+    # torch is imported before tiedemb in the child, as a user's notebook may do: the pins still take effect.
+    mkl, capability = _kernels_in_fresh_process({})
+    assert mkl == "AVX2"
+    assert capability in {"AVX2", "DEFAULT"}  # AVX2, or the plain kernels on a machine without it; never AVX512
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in {"x86_64", "amd64"}, reason="x86-64 only")
+def test_cpu_kernel_pins_respect_the_user():
+    user = {"MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ATEN_CPU_CAPABILITY": "default"}
+    assert _kernels_in_fresh_process(user) == ["SSE4_2", "DEFAULT"]
+    assert _kernels_in_fresh_process({"TIEDEMB_NATIVE_KERNELS": "1"})[0] is None

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import SCALES, ConfigError, parse_seeds
+from .config import SCALES, ConfigError, parse_positive_int, parse_seeds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,16 +95,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(name: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {text!r}")
-    return value
-
-
 def parse_pairs(text: str) -> list[tuple[str, str]]:
     """Parse ``"he/she,city/town"`` into pairs of two different lower-case words."""
     pairs = []
@@ -128,9 +118,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if (args.file is None) == (not args.wikipedia):
             raise ConfigError("give exactly one of FILE or --wikipedia")
         pairs = parse_pairs(args.pairs)
-        window = None if args.window == "all" else _positive_int("--window", args.window)
-        permutations = _positive_int("--permutations", args.permutations)
-        seed = int(args.seed) if args.seed.isdigit() else _positive_int("--seed", args.seed)
+        window = None if args.window == "all" else parse_positive_int("--window", args.window)
+        permutations = parse_positive_int("--permutations", args.permutations)
+        seed = int(args.seed) if args.seed.isdigit() else parse_positive_int("--seed", args.seed)
         if args.wikipedia:
             corpus = [s for d in wikipedia_articles() for s in sentences(d.text)]
         else:

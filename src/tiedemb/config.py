@@ -7,6 +7,8 @@ This module is the ONE place that reads the environment:
 - ``TIEDEMB_RESULTS_DIR``: extra read-only folders (``:``-separated) searched for committed paper-scale results.
 - ``TIEDEMB_THREADS``: torch intra-op threads (default 1; tiny models run faster on one thread).
 - ``TIEDEMB_PROGRESS``: ``1`` forces progress bars on, ``0`` off; by default they show on a terminal only.
+- ``TIEDEMB_NATIVE_KERNELS``: ``1`` lets torch use the fastest CPU kernels of the machine instead of the pinned ones
+  (:func:`pin_cpu_kernels`; faster on some machines, but numbers then differ between machines).
 - ``CI``: when set, progress bars are off.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,16 +64,43 @@ def results_dirs() -> list[Path]:
     return dirs
 
 
+def parse_positive_int(name: str, text: str) -> int:
+    """``text`` as a positive integer, or a :class:`ConfigError` that names ``name`` (an option or a variable)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {text!r}")
+    return value
+
+
 def num_threads() -> int:
     """Torch intra-op threads (``TIEDEMB_THREADS``, default 1)."""
-    value = os.environ.get("TIEDEMB_THREADS", "1")
-    try:
-        n = int(value)
-    except ValueError:
-        raise ConfigError(f"TIEDEMB_THREADS must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise ConfigError(f"TIEDEMB_THREADS must be a positive integer, got {value!r}")
-    return n
+    return parse_positive_int("TIEDEMB_THREADS", os.environ.get("TIEDEMB_THREADS", "1"))
+
+
+CPU_KERNEL_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                   "OPENBLAS_CORETYPE": "Haswell"}
+"""The CPU code paths every x86-64 run uses, so that a machine with AVX-512 and one without give the same numbers:
+torch's vectorised kernels, MKL, oneDNN and numpy's OpenBLAS all at their AVX2 code paths. The committed notebook
+outputs are compared number for number in CI, on whatever machine CI runs. (MKL's strict reproducibility mode,
+``MKL_CBWR=COMPATIBLE``, would also cover Intel against AMD processors, but halves the speed of the masked language
+model's large matrix products; a user who needs it can set it.)"""
+
+
+def pin_cpu_kernels() -> dict[str, str]:
+    """Pin the CPU code paths (:data:`CPU_KERNEL_PINS`) unless ``TIEDEMB_NATIVE_KERNELS=1``; return what is in force.
+
+    Torch, MKL and oneDNN read these variables when they first compute, so this runs when :mod:`tiedemb` is imported
+    and only fills in variables the user has not set. OpenBLAS reads its own when numpy is first imported: import
+    :mod:`tiedemb` before numpy (the chapters and the tests do). Off x86-64 there is nothing to pin.
+    """
+    if os.environ.get("TIEDEMB_NATIVE_KERNELS", "0") == "1" or platform.machine().lower() not in {"x86_64", "amd64"}:
+        return {}
+    for key, value in CPU_KERNEL_PINS.items():
+        os.environ.setdefault(key, value)
+    return {key: os.environ[key] for key in CPU_KERNEL_PINS}
 
 
 def progress_enabled() -> bool:

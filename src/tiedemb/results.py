@@ -183,7 +183,10 @@ def device_description() -> str:
     """The machine the computation ran on, in words."""
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s)"
+    kernels = torch.backends.cpu.get_cpu_capability()
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS")
+    return (f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
+            f"{kernels} kernels" + (f", MKL {mkl}" if mkl else ""))
 
 
 def provenance(wall_time_s: float) -> dict[str, Any]:

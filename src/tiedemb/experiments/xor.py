@@ -254,6 +254,15 @@ def _text(cfg: XorConfig, m: dict[str, Any]) -> dict[str, float | int]:
         t[f"d_{k}"] = round(d["final"], 2)
         t[f"d_{k}_initial"] = round(d["initial"], 2)
         t[f"d_{k}_auc"] = round(d["auc"], 2)
+    # Words for the prose, decided by the numbers so that the sentences stay true whatever a run gives
+    threshold = _learned_threshold(m)
+    for v, a in m["acc"].items():
+        t[f"n_stuck_{v}"] = sum(x <= threshold for x in a["per_seed"])
+    t["learned_threshold"] = round(threshold, 3)
+    t["tied_vs_untied"] = "below" if m["acc"]["tied"]["final"] < m["acc"]["untied"]["final"] else "not below"
+    if "in23" in m["dist"] and "out23" in m["dist"]:
+        t["out23_vs_in23"] = ("further apart" if m["dist"]["out23"]["final"] > m["dist"]["in23"]["final"]
+                              else "no further apart")
     return t
 
 
