@@ -43,7 +43,8 @@ def test_b_e5_ndh_tying_hurts():
                                                         else "not below")
     assert result.metrics["pattern"]["output_ndh_apart"]
     bayes = result.metrics["bayes_accuracy"]
-    assert all(x <= bayes + 1e-6 for v in ("untied", "tied") for x in acc[v]["per_seed"])
+    # per-seed accuracies are stored rounded to 4 decimals; the exact expectation can reach Bayes but not exceed it
+    assert all(x <= bayes + 1e-4 for v in ("untied", "tied") for x in acc[v]["per_seed"])
 
 
 def test_b_e6_ydh_tying_harmless():
