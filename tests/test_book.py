@@ -85,3 +85,11 @@ def test_glue_prefix_and_provenance_text(monkeypatch):
     assert glued["xor-paper.wall_time"] == "25 minutes"
     assert glued["xor-paper.commit"] == "0123456789"
     assert provenance_text(Result("x-y", {}, {}, [], {}))["wall_time"] == "unknown"
+
+
+def test_claim_verdicts_by_label():
+    from tiedemb.book import claim_verdicts
+    from tiedemb.claims import judge
+
+    result = Result("x-y", {}, {}, [judge("B-E1", "s", "p", "o", True), judge("B-E4", "s", "p", "o", False)], {})
+    assert claim_verdicts(result) == {"B-E1": "holds", "B-E4": "does not hold"}

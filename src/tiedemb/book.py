@@ -113,6 +113,11 @@ def glue_metrics(result: Result, items: Iterable[str] | Mapping[str, object], *,
         glue(f"{prefix or result.name}.{name}", value, display=False)
 
 
+def claim_verdicts(result: Result) -> dict[str, str]:
+    """Each claim's verdict by label (``{"B-E1": "holds", ...}``), for prose that names a verdict via glue."""
+    return {c.label: c.verdict for c in result.claims}
+
+
 def provenance_text(result: Result) -> dict[str, str]:
     """Where and how a result was computed, as text for a page: wall time, device, commit, versions."""
     p = result.provenance
