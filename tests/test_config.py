@@ -1,6 +1,6 @@
 import pytest
 
-from tiedemb.config import ConfigError, book_scale, check_seeds, num_threads, parse_seeds, progress_enabled
+from tiedemb.config import X86_64, ConfigError, book_scale, check_seeds, num_threads, parse_seeds, progress_enabled
 from tiedemb.experiments.gradients import GradCheckConfig, UpdateRuleConfig
 
 
@@ -89,9 +89,9 @@ def _kernels_in_fresh_process(env_overrides):
     import subprocess
     import sys
 
-    pins = {"ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE",
-            "TIEDEMB_NATIVE_KERNELS"}
-    env = {k: v for k, v in os.environ.items() if k not in pins}
+    from tiedemb.config import CPU_KERNEL_PINS
+
+    env = {k: v for k, v in os.environ.items() if k not in {*CPU_KERNEL_PINS, "TIEDEMB_NATIVE_KERNELS"}}
     env.update(env_overrides)
     code = ("import json, os, torch, tiedemb; torch.ones(4).exp(); "
             "print(json.dumps([os.environ.get('MKL_ENABLE_INSTRUCTIONS'), torch.backends.cpu.get_cpu_capability()]))")
@@ -99,7 +99,7 @@ def _kernels_in_fresh_process(env_overrides):
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(__import__("platform").machine().lower() not in {"x86_64", "amd64"}, reason="x86-64 only")
+@pytest.mark.skipif(not X86_64, reason="x86-64 only")
 def test_cpu_kernels_are_pinned_on_import_even_after_torch():
     # torch is imported before tiedemb in the child, as a user's notebook may do: the pins still take effect.
     mkl, capability = _kernels_in_fresh_process({})
@@ -107,7 +107,7 @@ def test_cpu_kernels_are_pinned_on_import_even_after_torch():
     assert capability in {"AVX2", "DEFAULT"}  # AVX2, or the plain kernels on a machine without it; never AVX512
 
 
-@pytest.mark.skipif(__import__("platform").machine().lower() not in {"x86_64", "amd64"}, reason="x86-64 only")
+@pytest.mark.skipif(not X86_64, reason="x86-64 only")
 def test_cpu_kernel_pins_respect_the_user():
     user = {"MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ATEN_CPU_CAPABILITY": "default"}
     assert _kernels_in_fresh_process(user) == ["SSE4_2", "DEFAULT"]

@@ -79,3 +79,12 @@ def test_house_rules(path):
         src = "".join(cell["source"])
         for pattern, what in FORBIDDEN:
             assert not re.search(pattern, src, re.M), f"{path.name}: {what} in a cell; logic lives in src/tiedemb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_tiedemb_is_imported_before_numpy_and_torch(path):
+    # The CPU code paths are pinned when tiedemb is imported (tiedemb.config.pin_cpu_kernels); OpenBLAS reads its pin
+    # when numpy loads, so a chapter's first import must be tiedemb (the README says the chapters keep to this).
+    imports = [m.group(1) for c in _code_cells(path) for m in re.finditer(r"^\s*(?:from|import)\s+(\w+)",
+                                                                        "".join(c["source"]), re.M)]
+    assert imports and imports[0] == "tiedemb", f"{path.name}: first import is {imports[:1]}, not tiedemb"

@@ -80,6 +80,9 @@ def num_threads() -> int:
     return parse_positive_int("TIEDEMB_THREADS", os.environ.get("TIEDEMB_THREADS", "1"))
 
 
+X86_64 = platform.machine().lower() in {"x86_64", "amd64"}
+"""Whether this machine has CPU code paths to pin (:func:`pin_cpu_kernels`)."""
+
 CPU_KERNEL_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
                    "OPENBLAS_CORETYPE": "Haswell"}
 """The CPU code paths every x86-64 run uses, so that a machine with AVX-512 and one without give the same numbers:
@@ -89,18 +92,22 @@ outputs are compared number for number in CI, on whatever machine CI runs. (MKL'
 model's large matrix products; a user who needs it can set it.)"""
 
 
-def pin_cpu_kernels() -> dict[str, str]:
-    """Pin the CPU code paths (:data:`CPU_KERNEL_PINS`) unless ``TIEDEMB_NATIVE_KERNELS=1``; return what is in force.
+def pin_cpu_kernels() -> None:
+    """Pin the CPU code paths (:data:`CPU_KERNEL_PINS`) unless ``TIEDEMB_NATIVE_KERNELS=1``.
 
     Torch, MKL and oneDNN read these variables when they first compute, so this runs when :mod:`tiedemb` is imported
     and only fills in variables the user has not set. OpenBLAS reads its own when numpy is first imported: import
     :mod:`tiedemb` before numpy (the chapters and the tests do). Off x86-64 there is nothing to pin.
     """
-    if os.environ.get("TIEDEMB_NATIVE_KERNELS", "0") == "1" or platform.machine().lower() not in {"x86_64", "amd64"}:
-        return {}
+    if os.environ.get("TIEDEMB_NATIVE_KERNELS", "0") == "1" or not X86_64:
+        return
     for key, value in CPU_KERNEL_PINS.items():
         os.environ.setdefault(key, value)
-    return {key: os.environ[key] for key in CPU_KERNEL_PINS}
+
+
+def cpu_kernel_settings() -> dict[str, str]:
+    """The variables of :data:`CPU_KERNEL_PINS` that are set now (by the pins or by the user), for provenance."""
+    return {key: os.environ[key] for key in CPU_KERNEL_PINS if key in os.environ}
 
 
 def progress_enabled() -> bool:

@@ -25,7 +25,7 @@ import torch
 
 from . import __version__
 from .claims import Claim
-from .config import PACKAGE_ROOT, REPO_ROOT
+from .config import PACKAGE_ROOT, REPO_ROOT, cpu_kernel_settings
 
 SCHEMA = 1
 RESULT_FILE = "result.json"
@@ -184,7 +184,7 @@ def device_description() -> str:
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
     kernels = torch.backends.cpu.get_cpu_capability()
-    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS")
+    mkl = cpu_kernel_settings().get("MKL_ENABLE_INSTRUCTIONS")
     return (f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
             f"{kernels} kernels" + (f", MKL {mkl}" if mkl else ""))
 

@@ -260,9 +260,8 @@ def _text(cfg: XorConfig, m: dict[str, Any]) -> dict[str, float | int]:
         t[f"n_stuck_{v}"] = sum(x <= threshold for x in a["per_seed"])
     t["learned_threshold"] = round(threshold, 3)
     t["tied_vs_untied"] = "below" if m["acc"]["tied"]["final"] < m["acc"]["untied"]["final"] else "not below"
-    if "in23" in m["dist"] and "out23" in m["dist"]:
-        t["out23_vs_in23"] = ("further apart" if m["dist"]["out23"]["final"] > m["dist"]["in23"]["final"]
-                              else "no further apart")
+    further = m["dist"]["out23"]["final"] > m["dist"]["in23"]["final"]
+    t["out23_vs_in23"] = "further apart" if further else "no further apart"
     return t
 
 
