@@ -17,7 +17,8 @@ import dataclasses
 import json
 import time
 
-from tiedemb.experiments.xor import CONFIGS
+from tiedemb.experiments.bertolotti.xor import CONFIGS
+from tiedemb.metrics.embeddings import row_distances
 from tiedemb.seeding import seed_everything
 from tiedemb.train.xor import train_reference, train_xor
 
@@ -36,7 +37,7 @@ def main() -> None:
     seed_everything(0)
 
     def batched() -> None:
-        train_xor(lang, body, cfg.seeds, spec)
+        train_xor(lang, body, cfg.seeds, spec, distances=row_distances)
 
     def sequential() -> None:
         for tied in (False, True):

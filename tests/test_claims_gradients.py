@@ -3,7 +3,7 @@
 import pytest
 
 from tiedemb.cache import run_or_load
-from tiedemb.experiments.gradients import GradCheckConfig, UpdateRuleConfig
+from tiedemb.experiments.press_wolf.gradients import GradCheckConfig, UpdateRuleConfig
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
 from tiedemb.config import X86_64, ConfigError, book_scale, check_seeds, num_threads, parse_seeds, progress_enabled
-from tiedemb.experiments.gradients import GradCheckConfig, UpdateRuleConfig
+from tiedemb.experiments.press_wolf.gradients import GradCheckConfig, UpdateRuleConfig
 
 
 def test_book_scale_default_and_values(monkeypatch):

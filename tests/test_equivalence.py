@@ -5,23 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tiedemb.equivalence import (
+from tiedemb.data.languages import (
     HOLE,
     Language,
     LanguageError,
+    plant_false_twins,
+    plant_twins,
+    sample_language,
+    twin_language,
+    xor_language,
+)
+from tiedemb.metrics.equivalence import (
     conditional_divergence,
     conditionally_equivalent,
     dh_violations,
     distributional_hypothesis_holds,
     estimate_pair,
     exact_report,
-    plant_false_twins,
-    plant_twins,
-    sample_language,
     semantic_divergence,
     semantically_equivalent,
-    twin_language,
-    xor_language,
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tiedemb.equivalence import HOLE, Language, conditional_divergence, twin_language
+from tiedemb.data.languages import HOLE, Language, twin_language
 from tiedemb.exercises import check_conditional_divergence, check_sim_not_equiv_language
+from tiedemb.metrics.equivalence import conditional_divergence
 
 
 def solution_language() -> Language:

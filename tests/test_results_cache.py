@@ -5,7 +5,7 @@ import pytest
 
 from tiedemb.cache import ResultMissing, StaleResultWarning, cache_path, run_or_load
 from tiedemb.claims import judge
-from tiedemb.experiments.gradients import GradCheckConfig
+from tiedemb.experiments.press_wolf.gradients import GradCheckConfig
 from tiedemb.results import Result, ResultError
 
 TINY = GradCheckConfig(vocab_size=8, d_model=4, n_layers=1, d_ff=4, batch_size=2, seq_len=4, batches=1,
@@ -81,7 +81,7 @@ def test_stale_cache_entry_is_recomputed_with_a_warning(tmp_cache):
 def test_missing_paper_result_names_the_command(tmp_cache, monkeypatch):
     monkeypatch.setenv("TIEDEMB_RESULTS_DIR", str(tmp_cache / "none"))
     with pytest.raises(ResultMissing, match="python -m tiedemb run grad-update-rule --scale paper"):
-        run_or_load(__import__("tiedemb.experiments.gradients").experiments.gradients.UpdateRuleConfig.paper())
+        run_or_load(__import__("tiedemb.experiments.press_wolf.gradients").experiments.gradients.UpdateRuleConfig.paper())
 
 
 def test_same_config_same_numbers(tmp_cache):

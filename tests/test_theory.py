@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from tiedemb.experiments.gradients import build_lm, zipf_tokens
+from tiedemb.experiments.press_wolf.gradients import build_lm, zipf_tokens
 from tiedemb.seeding import numpy_rng, seed_everything
-from tiedemb.theory import (
+from tiedemb.theory.press_wolf import (
     gradcheck_tied,
     gradient_facts,
     input_word_probability,

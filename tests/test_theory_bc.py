@@ -1,12 +1,12 @@
-"""Numerical checks of bertolotti2024's theorems, one test per label (tiedemb.theory_bc)."""
+"""Numerical checks of bertolotti2024's theorems, one test per label (tiedemb.theory.bertolotti)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from tiedemb.equivalence import twin_language, xor_language
-from tiedemb.theory_bc import (
+from tiedemb.data.languages import twin_language, xor_language
+from tiedemb.theory.bertolotti import (
     ce_minimiser,
     equal_inputs_equal_outputs,
     equal_rows_equal_outputs,

@@ -4,7 +4,7 @@ import pytest
 
 from tiedemb.cache import run_or_load
 from tiedemb.claims import FAILS, HOLDS
-from tiedemb.experiments.xor import CONFIGS, OtherBodiesConfig
+from tiedemb.experiments.bertolotti.xor import CONFIGS, OtherBodiesConfig
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_figures_of_every_configuration_are_written(small, tmp_path):
 
     paths = save_figures(small, tmp_path)
     assert sorted(p.name for p in paths) == ["xor_panels.pdf", "xor_panels.png"]
-    fig = __import__("tiedemb.plotting.xor", fromlist=["plot_xor_panels"]).plot_xor_panels(small)
+    fig = __import__("tiedemb.plotting.bertolotti.xor", fromlist=["plot_xor_panels"]).plot_xor_panels(small)
     assert len(fig.axes) == 4
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert any("control" in t for t in labels)  # every distance panel carries the control pair

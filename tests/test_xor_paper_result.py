@@ -6,7 +6,7 @@ import numpy as np
 
 from tiedemb.cache import run_or_load
 from tiedemb.claims import VERDICTS
-from tiedemb.experiments.xor import CONFIGS
+from tiedemb.experiments.bertolotti.xor import CONFIGS
 
 
 def test_committed_paper_result_loads_with_provenance():

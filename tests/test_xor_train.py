@@ -5,7 +5,8 @@ import pytest
 
 from tiedemb.config import ConfigError
 from tiedemb.data.xor import XorLanguage
-from tiedemb.experiments.xor import CONFIGS, OtherBodiesConfig
+from tiedemb.experiments.bertolotti.xor import CONFIGS, OtherBodiesConfig
+from tiedemb.metrics.embeddings import row_distances
 from tiedemb.models.xor import BodySpec
 from tiedemb.train.xor import TrainSpec, train_reference, train_xor
 
@@ -18,21 +19,21 @@ BODIES = [BodySpec("transformer", 8, 1, 1, 32), BodySpec("lstm", 8, 2, hidden=16
 @pytest.mark.parametrize("body", BODIES, ids=lambda b: b.arch)
 def test_batched_training_equals_separate_training(body):
     """Each run of the ensemble follows, to float tolerance, the same run trained alone with a plain nn.Module."""
-    out = train_xor(LANG, body, (5, 6, 7), SPEC)
+    out = train_xor(LANG, body, (5, 6, 7), SPEC, distances=row_distances)
     for tied in (False, True):
         v = "tied" if tied else "untied"
         ref = train_reference(LANG, body, 6, SPEC, tied=tied)
         np.testing.assert_allclose(out[f"loss_{v}"][1], ref["loss"], atol=1e-5, rtol=1e-5)
         final_in = np.linalg.norm(ref["emb_in"][:, None] - ref["emb_in"][None], axis=-1)
         np.testing.assert_allclose(out[f"dist_in_{v}"][1, -1], final_in, atol=1e-5, rtol=1e-5)
-    alone = train_xor(LANG, body, (6,), SPEC)
+    alone = train_xor(LANG, body, (6,), SPEC, distances=row_distances)
     for k in ("loss_untied", "loss_tied", "dist_out_untied"):
         np.testing.assert_allclose(out[k][1], alone[k][0], atol=1e-5, rtol=1e-5)
 
 
 def test_same_seed_same_numbers():
-    a = train_xor(LANG, BODIES[0], (1, 2), SPEC)
-    b = train_xor(LANG, BODIES[0], (1, 2), SPEC)
+    a = train_xor(LANG, BODIES[0], (1, 2), SPEC, distances=row_distances)
+    b = train_xor(LANG, BODIES[0], (1, 2), SPEC, distances=row_distances)
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
@@ -40,16 +41,18 @@ def test_same_seed_same_numbers():
 def test_killed_run_resumes_to_identical_numbers(body, tmp_path):
     spec = TrainSpec(steps=16, lr=1e-2, weight_decay=0.1, t_max=10, eta_min=1e-5, eval_every=5, record_every=3,
                      checkpoint_every=5)
-    full = train_xor(LANG, body, (1, 2), spec)
+    full = train_xor(LANG, body, (1, 2), spec, distances=row_distances)
     ck = tmp_path / "run.pt"
-    assert train_xor(LANG, body, (1, 2), spec, checkpoint=ck, stop_after=12) is None  # "killed" at step 12
+    # "killed" at step 12: the checkpoint of step 10 is on disk
+    assert train_xor(LANG, body, (1, 2), spec, distances=row_distances, checkpoint=ck, stop_after=12) is None
     assert ck.is_file()
-    resumed = train_xor(LANG, body, (1, 2), spec, checkpoint=ck)  # resumes from step 10
+    with pytest.raises(ValueError, match="another configuration"):
+        train_xor(LANG, body, (1, 3), spec, distances=row_distances, checkpoint=ck)
+    resumed = train_xor(LANG, body, (1, 2), spec, distances=row_distances, checkpoint=ck)  # resumes from step 10
+    assert not ck.exists(), "a finished run removes its checkpoint"
     assert sorted(full) == sorted(resumed)
     for k in full:
         assert np.array_equal(full[k], resumed[k]), k
-    with pytest.raises(ValueError, match="another configuration"):
-        train_xor(LANG, body, (1, 3), spec, checkpoint=ck)
 
 
 def test_quick_and_paper_configs():

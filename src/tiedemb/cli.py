@@ -111,7 +111,8 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .data.corpus import CorpusError, read_text_file, sentences, wikipedia_articles
-    from .equivalence import LanguageError, estimate_pair
+    from .data.languages import LanguageError
+    from .metrics.equivalence import estimate_pair
     from .seeding import numpy_rng
 
     try:

@@ -97,7 +97,8 @@ def mistake_sum_instead_of_mean(hidden: torch.Tensor, emb_out: torch.Tensor, tar
 def check_sim_not_equiv_language(student: Callable) -> CheckReport:
     """Check ``student() -> Language`` whose symbols ``"a"`` and ``"b"`` are conditionally equivalent (∼) but not
     semantically equivalent (≡), decided exactly by :mod:`tiedemb.equivalence`."""
-    from .equivalence import Language, LanguageError, conditionally_equivalent, semantically_equivalent
+    from .data.languages import Language, LanguageError
+    from .metrics.equivalence import conditionally_equivalent, semantically_equivalent
 
     try:
         lang = student()
@@ -127,7 +128,8 @@ def check_sim_not_equiv_language(student: Callable) -> CheckReport:
 def check_conditional_divergence(student: Callable, *, atol: float = 1e-9) -> CheckReport:
     """Check ``student(lang, a, b) -> float`` against D∼ of :func:`tiedemb.equivalence.conditional_divergence` on
     the XOR languages and the two-step toys."""
-    from .equivalence import conditional_divergence, twin_language, xor_language
+    from .data.languages import twin_language, xor_language
+    from .metrics.equivalence import conditional_divergence
 
     cases = [(xor_language(3, (0.1, 0.9), (0.5, 0.5)), a, b) for a, b in (("0", "1"), ("2", "3"), ("0", "2"))]
     cases += [(twin_language(k), "A", "B") for k in ("agree", "freq", "conflict")]

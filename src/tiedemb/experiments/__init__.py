@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from ..config import ExperimentConfig
 from ..results import Result
 
-MODULES = ("gradients", "equivalence", "xor", "mlm")
-"""Experiment modules, one per chapter group; imported on first use of the registry."""
+MODULES = ("press_wolf.gradients", "bertolotti.theorems", "bertolotti.xor", "bertolotti.mlm")
+"""Experiment modules, by paper and chapter; imported on first use of the registry."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _REGISTRY: dict[str, Experiment] = {}

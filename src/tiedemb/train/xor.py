@@ -13,20 +13,18 @@ Paper: bertolotti2024, the XOR experiments (code: trainer, AdamW, CosineAnnealin
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.lr_scheduler import CosineAnnealingLR
+from torch import nn
 
 from ..data.xor import XorLanguage
-from ..metrics.embeddings import row_distances
 from ..models.xor import BodySpec, XorEnsemble, build_model
-from .progress import progress
+from .loop import OptimSpec, Stop, Task, fit
 
 
 @dataclass(frozen=True)
@@ -46,10 +44,6 @@ class TrainSpec:
     data_seed: int = 14  # seed of the training stream (symbols and masks); the evaluation set uses data_seed + 1
 
 
-class _Stop(Exception):
-    """Raised internally to simulate a killed run (tests)."""
-
-
 def symbol_probabilities(lang: XorLanguage) -> torch.Tensor:
     """P(symbol | bit value): (2, vocab_size)."""
     p = torch.zeros(2, lang.vocab_size, dtype=torch.float64)
@@ -60,7 +54,7 @@ def symbol_probabilities(lang: XorLanguage) -> torch.Tensor:
 
 class EvalSet:
     """Every training string masked at every bit position, symbols drawn once (the authors' validation set was a
-    fixed draw over the training strings too; see the dossier's pitfalls).
+    fixed draw over the training strings too).
 
     Accuracy is the probability that the predicted symbol is the one drawn at the masked position, i.e. the accuracy
     in expectation over that draw: it removes the irreducible noise, and its best value is exactly the Bayes
@@ -93,122 +87,128 @@ def run_losses(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ce.view(R, B).mean(dim=1)
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class XorTask(Task):
+    """The XOR language as a :class:`~tiedemb.train.loop.Task` for an ensemble of runs of several variants.
+
+    Each step: every training string with fresh symbols and one fresh masked bit (one full-batch step). Records the
+    embedding distance matrices every ``record_every`` steps, the expected accuracy every ``eval_every`` steps, and
+    every run's loss every ``record_every`` steps.
+    """
+
+    def __init__(self, lang: XorLanguage, spec: TrainSpec, variants: tuple[bool, ...], part: dict[bool, slice],
+                 distances: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.lang, self.spec, self.variants, self.part, self.distances = lang, spec, variants, part, distances
+        self.data_gen = torch.Generator().manual_seed(spec.data_seed)
+        self.evalset = EvalSet(lang, spec.data_seed + 1)
+        self.tokens_per_step = len(lang.splits["train"]) * lang.seq_len
+        self.rec: dict[str, list] = {"record_step": [], "eval_step": [], "loss_step": []}
+        for t in variants:
+            for k in ("dist_in", "dist_out", "acc", "loss"):
+                self.rec[f"{k}_{_NAMES[t]}"] = []
+
+    def observe(self, model: XorEnsemble, step: int) -> None:
+        final = step == self.spec.steps
+        if step % self.spec.record_every == 0 or final:
+            self.rec["record_step"].append(torch.tensor(step))
+            d_in, d_out = self.distances(model.emb_in).float(), self.distances(model.emb_out).float()
+            for t in self.variants:
+                self.rec[f"dist_in_{_NAMES[t]}"].append(d_in[self.part[t]])
+                self.rec[f"dist_out_{_NAMES[t]}"].append(d_out[self.part[t]])
+        if step % self.spec.eval_every == 0 or final:
+            self.rec["eval_step"].append(torch.tensor(step))
+            with torch.no_grad():
+                acc = self.evalset.accuracy(model(self.evalset.inputs, self.evalset.pos)).float()
+            for t in self.variants:
+                self.rec[f"acc_{_NAMES[t]}"].append(acc[self.part[t]])
+
+    def loss(self, model: XorEnsemble, step: int) -> torch.Tensor:
+        inputs, targets, pos = self.lang.sample("train", self.data_gen)
+        losses = run_losses(model(inputs, pos), masked_targets(targets, pos))  # (R,)
+        if step % self.spec.record_every == 0:
+            self.rec["loss_step"].append(torch.tensor(step))
+            for t in self.variants:
+                self.rec[f"loss_{_NAMES[t]}"].append(losses[self.part[t]].detach().float())
+        return losses.sum()
+
+    def state_dict(self) -> dict:
+        return {"data_gen": self.data_gen.get_state(), "records": self.rec}
+
+    def load_state_dict(self, state) -> None:
+        self.data_gen.set_state(state["data_gen"])
+        self.rec = {k: [torch.as_tensor(x) for x in v] for k, v in state["records"].items()}
+
+    def records(self) -> dict[str, np.ndarray]:
+        out = {}
+        for k, v in self.rec.items():
+            arr = torch.stack(v).numpy()
+            out[k] = arr if arr.ndim == 1 else np.moveaxis(arr, 0, 1)  # runs first
+        return out
+
+
+_NAMES = {False: "untied", True: "tied"}
+
+
+def optim_spec(spec: TrainSpec, *, fused: bool) -> OptimSpec:
+    """The optimiser of an XOR training: AdamW with the periodic cosine schedule of the authors' code."""
+    return OptimSpec("adamw", lr=spec.lr, weight_decay=spec.weight_decay, eps=spec.eps, betas=spec.betas,
+                     schedule="cosine", t_max=spec.t_max, eta_min=spec.eta_min, fused=fused)
 
 
 def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: TrainSpec, *,
-              variants: tuple[bool, ...] = (False, True), checkpoint: Path | None = None,
+              distances: Callable[[torch.Tensor], torch.Tensor], variants: tuple[bool, ...] = (False, True), checkpoint: Path | None = None,
               stop_after: int | None = None, desc: str = "") -> dict[str, np.ndarray] | None:
-    """Train every seed of every variant (False = untied, True = tied) at once; return the records.
+    """Train every seed of every variant (False = untied, True = tied) at once (:func:`~tiedemb.train.loop.fit`);
+    return the records.
 
     Args:
+        distances: the distance matrices recorded along training: (R, V, d) embeddings -> (R, V, V)
+            (:func:`tiedemb.metrics.embeddings.row_distances`; passed in, so that training does not import metrics).
         checkpoint: a file to save to every ``spec.checkpoint_every`` steps and to resume from if it exists.
         stop_after: stop after this many steps and return None, as if the process had been killed (for tests).
 
     Returns:
-        ``record_step`` (T,), ``eval_step`` (E,), ``loss_step`` (T',) and per variant ``untied``/``tied``:
+        ``record_step`` (T,), ``eval_step`` (E,), ``loss_step`` (T') and per variant ``untied``/``tied``:
         ``dist_in_<v>`` and ``dist_out_<v>`` (runs, T, V, V) (equal for tied), ``acc_<v>`` (runs, E),
         ``loss_<v>`` (runs, T').
     """
-    names = {False: "untied", True: "tied"}
     variants = tuple(sorted(set(variants)))
     n = len(seeds)
     ens = XorEnsemble(lang.vocab_size, lang.seq_len, body, tuple(seeds) * len(variants),
                       tied=tuple(t for t in variants for _ in seeds))
     part = {t: slice(i * n, (i + 1) * n) for i, t in enumerate(variants)}  # runs of each variant
-    opt = torch.optim.AdamW(ens.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.eps,
-                            weight_decay=spec.weight_decay, fused=True)
-    sched = CosineAnnealingLR(opt, T_max=spec.t_max, eta_min=spec.eta_min)
-    data_gen = torch.Generator().manual_seed(spec.data_seed)
-    evalset = EvalSet(lang, spec.data_seed + 1)
-    rec: dict[str, list] = {"record_step": [], "eval_step": [], "loss_step": []}
-    for t in variants:
-        for k in ("dist_in", "dist_out", "acc", "loss"):
-            rec[f"{k}_{names[t]}"] = []
+    task = XorTask(lang, spec, variants, part, distances)
     fingerprint = {"lang": asdict(lang), "body": asdict(body), "seeds": list(seeds), "spec": asdict(spec),
                    "variants": list(variants)}
-    start = 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, weights_only=True)
-        if state["fingerprint"] != fingerprint:
-            raise ValueError(f"checkpoint {checkpoint} belongs to another configuration; delete it or change the path")
-        ens.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        data_gen.set_state(state["data_gen"])
-        rec = {k: [torch.as_tensor(x) for x in v] for k, v in state["records"].items()}
-        start = state["step"]
+    try:
+        fit(ens, task, steps=spec.steps, optim=optim_spec(spec, fused=True), checkpoint=checkpoint,
+            checkpoint_every=spec.checkpoint_every, fingerprint=fingerprint, stop_after=stop_after, desc=desc)
+    except Stop:
+        return None
+    return task.records()
 
-    def save(step: int) -> None:
-        _atomic_save({"fingerprint": fingerprint, "step": step, "model": ens.state_dict(),
-                      "opt": opt.state_dict(), "sched": sched.state_dict(), "data_gen": data_gen.get_state(),
-                      "records": rec}, Path(checkpoint))
 
-    steps = spec.steps
-    for s in progress(range(start, steps + 1), total=steps + 1 - start, desc=desc):
-        if s % spec.record_every == 0 or s == steps:
-            rec["record_step"].append(torch.tensor(s))
-            d_in, d_out = row_distances(ens.emb_in).float(), row_distances(ens.emb_out).float()
-            for t in variants:
-                rec[f"dist_in_{names[t]}"].append(d_in[part[t]])
-                rec[f"dist_out_{names[t]}"].append(d_out[part[t]])
-        if s % spec.eval_every == 0 or s == steps:
-            rec["eval_step"].append(torch.tensor(s))
-            with torch.no_grad():
-                acc = evalset.accuracy(ens(evalset.inputs, evalset.pos)).float()
-            for t in variants:
-                rec[f"acc_{names[t]}"].append(acc[part[t]])
-        if s == steps:
-            break
-        if stop_after is not None and s >= stop_after:
-            return None
-        inputs, targets, pos = lang.sample("train", data_gen)
-        losses = run_losses(ens(inputs, pos), masked_targets(targets, pos))  # (R,)
-        opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        opt.step()
-        sched.step()
-        if s % spec.record_every == 0:
-            rec["loss_step"].append(torch.tensor(s))
-            for t in variants:
-                rec[f"loss_{names[t]}"].append(losses[part[t]].detach().float())
-        if checkpoint is not None and spec.checkpoint_every and (s + 1) % spec.checkpoint_every == 0:
-            save(s + 1)
-    out = {}
-    for k, v in rec.items():
-        arr = torch.stack(v).numpy()
-        out[k] = arr if arr.ndim == 1 else np.moveaxis(arr, 0, 1)  # runs first
-    return out
+class _ReferenceTask(Task):
+    def __init__(self, lang: XorLanguage, spec: TrainSpec) -> None:
+        self.lang = lang
+        self.data_gen = torch.Generator().manual_seed(spec.data_seed)
+        self.losses: list[float] = []
+
+    def loss(self, model: nn.Module, step: int) -> torch.Tensor:
+        inputs, targets, pos = self.lang.sample("train", self.data_gen)
+        loss = F.cross_entropy(model(inputs, pos), masked_targets(targets, pos))
+        self.losses.append(loss.item())
+        return loss
 
 
 def train_reference(lang: XorLanguage, body: BodySpec, seed: int, spec: TrainSpec, *, tied: bool,
                     steps: int | None = None) -> dict[str, np.ndarray]:
-    """One run with a plain ``nn.Module`` and its own AdamW: the baseline of the benchmark and of the exactness test.
+    """One run with a plain ``nn.Module`` and its own AdamW (same loop, no records): the baseline of the benchmark
+    and of the exactness test.
 
     Returns the loss at every step and the final embedding matrices.
     """
     model = build_model(lang.vocab_size, lang.seq_len, body, tied=tied, seed=seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.eps,
-                            weight_decay=spec.weight_decay)
-    sched = CosineAnnealingLR(opt, T_max=spec.t_max, eta_min=spec.eta_min)
-    data_gen = torch.Generator().manual_seed(spec.data_seed)
-    losses = []
-    for _ in range(spec.steps if steps is None else steps):
-        inputs, targets, pos = lang.sample("train", data_gen)
-        loss = F.cross_entropy(model(inputs, pos), masked_targets(targets, pos))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-    return {"loss": np.asarray(losses), "emb_in": model.emb_in.weight.detach().numpy().copy(),
+    task = _ReferenceTask(lang, spec)
+    fit(model, task, steps=spec.steps if steps is None else steps, optim=optim_spec(spec, fused=False))
+    return {"loss": np.asarray(task.losses), "emb_in": model.emb_in.weight.detach().numpy().copy(),
             "emb_out": model.emb_out.weight.detach().numpy().copy()}

@@ -6,9 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..experiments.xor import CONFIGS, dh_label, pairs_of
-from ..results import Result
-from . import COLORS, band, figure
+from ...experiments.bertolotti.xor import CONFIGS, dh_label, pairs_of
+from ...results import Result
+from .. import COLORS, band, figure
 
 PAIR_COLORS = {"01": "#c0392b", "23": "#2471a3", "control": COLORS["control"]}
 VARIANT_COLORS = {"untied": "#1b9e77", "tied": "#7570b3"}

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .equivalence import HOLE, Language
+from ..data.languages import HOLE, Language
 
 DTYPE = torch.float64
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 
-from .cache import run_or_load
-from .claims import PAPERS, Claim, label_sort_key
-from .config import book_scale
-from .experiments import all_experiments
-from .results import Result
+from ..cache import run_or_load
+from ..claims import PAPERS, Claim, label_sort_key
+from ..config import book_scale
+from ..experiments import all_experiments
+from ..results import Result
 
 _VERDICT_STYLE = {
     "holds": '<span style="color:#1a7f37;font-weight:bold">holds</span>',

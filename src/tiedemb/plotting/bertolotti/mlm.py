@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..results import Result
-from . import COLORS, _axes, band, figure
+from ...results import Result
+from .. import COLORS, _axes, band, figure
 
 PANELS = (("untied", "in", "✗ weight tying (input embeddings)"),
           ("untied", "out", "✗ weight tying (output embeddings)"),

@@ -17,17 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..claims import judge
-from ..config import ConfigError, ExperimentConfig, one_of, positive
-from ..data.synthetic import CorpusSpec, generate
-from ..metrics.embeddings import pair_cosines, random_pairs, spearman
-from ..models import LSTMLanguageModel, TransformerLanguageModel, count_parameters
-from ..results import Result
-from ..seeding import numpy_rng, seed_everything
-from ..theory import gradcheck_tied, gradient_facts, input_word_probability
-from ..train.lm import batchify, lr_at_epoch, perplexity, sgd_step, windows
-from ..train.progress import progress
-from . import register
+from ...claims import judge
+from ...config import ConfigError, ExperimentConfig, one_of, positive
+from ...data.synthetic import CorpusSpec, generate
+from ...metrics.embeddings import pair_cosines, random_pairs, spearman
+from ...models import LSTMLanguageModel, TransformerLanguageModel, count_parameters
+from ...results import Result
+from ...seeding import numpy_rng, seed_everything
+from ...theory.press_wolf import gradcheck_tied, gradient_facts, input_word_probability
+from ...train.lm import batchify, lr_at_epoch, perplexity, sgd_step, windows
+from ...train.progress import progress
+from .. import register
 
 CHAPTER = "book/gradients/tied_gradients"
 ARCHITECTURES = ("lstm", "transformer")

@@ -23,18 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..claims import judge
-from ..config import ConfigError, ExperimentConfig, positive
-from ..data.corpus import SPECIALS, load_corpus
-from ..data.mlm import apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
-from ..equivalence import estimate_pair
-from ..metrics.embeddings import spearman
-from ..models.mlm import MaskedLanguageModel
-from ..models.tying import count_parameters
-from ..results import Result
-from ..seeding import numpy_rng, seed_everything
-from ..train.mlm import MaskingSpec, train_mlm
-from . import register
+from ...claims import judge
+from ...config import ConfigError, ExperimentConfig, positive
+from ...data.corpus import SPECIALS, load_corpus
+from ...data.mlm import apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
+from ...metrics.embeddings import spearman
+from ...metrics.equivalence import estimate_pair
+from ...models.mlm import MaskedLanguageModel
+from ...models.tying import count_parameters
+from ...results import Result
+from ...seeding import numpy_rng, seed_everything
+from ...train.mlm import MaskingSpec, train_mlm
+from .. import register
 
 CHAPTER = "book/bertolotti/mlm_twins"
 VARIANTS = ("dh", "ndh")  # ✓DH (swap 0.5) and ✗DH (swap 0.1)

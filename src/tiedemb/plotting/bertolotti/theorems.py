@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..results import Result
-from . import COLORS, _axes, band, figure
+from ...results import Result
+from .. import COLORS, _axes, band, figure
 
 FLOOR = 1e-12  # exact zeros and round-off are drawn at this floor on log axes
 

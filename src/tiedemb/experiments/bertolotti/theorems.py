@@ -16,19 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..claims import judge
-from ..config import ExperimentConfig, positive
-from ..equivalence import (
-    exact_report,
-    plant_false_twins,
-    plant_twins,
-    sample_language,
-    twin_language,
-    xor_language,
-)
-from ..results import Result
-from ..seeding import numpy_rng, seed_everything
-from ..theory_bc import (
+from ...claims import judge
+from ...config import ExperimentConfig, positive
+from ...data.languages import plant_false_twins, plant_twins, sample_language, twin_language, xor_language
+from ...metrics.equivalence import exact_report
+from ...results import Result
+from ...seeding import numpy_rng, seed_everything
+from ...theory.bertolotti import (
     ce_minimiser,
     encode,
     equal_inputs_equal_outputs,
@@ -40,7 +34,7 @@ from ..theory_bc import (
     random_contractions,
     train_context_model,
 )
-from . import register
+from .. import register
 
 CHAPTER = "book/theory/equivalences"
 DIAG_CHAPTER = "book/theory/should_i_tie"
@@ -77,7 +71,7 @@ class TheoremsConfig(ExperimentConfig):
             positive(f, getattr(self, f), integer=True)
         positive("tol", self.tol)
         if not 1 < self.deficient_rank < self.d_model <= self.n_contexts:
-            from ..config import ConfigError
+            from ...config import ConfigError
 
             raise ConfigError(f"need 1 < deficient_rank ({self.deficient_rank}) < d_model ({self.d_model}) <= "
                               f"n_contexts ({self.n_contexts})")
@@ -327,7 +321,7 @@ WIKI_PAIRS = (("he", "she"), ("one", "two"), ("is", "was"), ("the", "a"), ("city
 def synthetic_corpus(n_tokens: int, rng: np.random.Generator) -> tuple[list[list[str]], dict[str, str]]:
     """The synthetic Markov language (concepts with Zipfian synonyms), split into 20-token sentences, with three
     planted pairs: a 50/50 twin (DH holds), a 10/90 twin (≡ but not ∼) and a false twin (∼ but not ≡, causal)."""
-    from ..data.synthetic import CorpusSpec, generate
+    from ...data.synthetic import CorpusSpec, generate
 
     spec = CorpusSpec(n_groups=4, concepts_per_group=5, words_per_concept=3)
     corpus = generate(spec, n_tokens, 2, rng)
@@ -350,8 +344,8 @@ def synthetic_corpus(n_tokens: int, rng: np.random.Generator) -> tuple[list[list
 @register("eqv-diagnose", reproduces="Bertolotti & Cazzola (2024): a 'should I tie?' diagnostic (this book)",
           chapter=DIAG_CHAPTER, config_cls=DiagnoseConfig)
 def run_diagnose(cfg: DiagnoseConfig) -> Result:
-    from ..data.corpus import sentences, wikipedia_articles
-    from ..equivalence import estimate_pair
+    from ...data.corpus import sentences, wikipedia_articles
+    from ...metrics.equivalence import estimate_pair
 
     seed = cfg.seeds[0]
     seed_everything(seed)

@@ -20,14 +20,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..claims import Claim, judge
-from ..config import ConfigError, ExperimentConfig, cache_dir, one_of, positive
-from ..data.xor import SETTINGS, XorLanguage
-from ..models.xor import ARCHS, BodySpec
-from ..results import Result
-from ..seeding import seed_everything
-from ..train.xor import TrainSpec, train_xor
-from . import register
+from ...claims import Claim, judge
+from ...config import ConfigError, ExperimentConfig, cache_dir, one_of, positive
+from ...data.xor import SETTINGS, XorLanguage
+from ...metrics.embeddings import row_distances
+from ...models.xor import ARCHS, BodySpec
+from ...results import Result
+from ...seeding import seed_everything
+from ...train.xor import TrainSpec, train_xor
+from .. import register
 
 CHAPTER = "book/bertolotti/xor"
 PAPER_SEEDS = (42, 43, 44, 45, 46)  # code: model seeds 42-46
@@ -192,7 +193,7 @@ def train(cfg: XorConfig) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     seed_everything(cfg.seeds[0])  # threads and determinism; every run's init comes from its own seed
     lang = cfg.language
     ck = checkpoint_path(cfg) if cfg.checkpoint_every else None
-    rec = train_xor(lang, cfg.body, cfg.seeds, cfg.train_spec, checkpoint=ck, desc=cfg.name)
+    rec = train_xor(lang, cfg.body, cfg.seeds, cfg.train_spec, checkpoint=ck, desc=cfg.name, distances=row_distances)
     if ck is not None:
         ck.unlink(missing_ok=True)
     arrays = {
@@ -399,7 +400,7 @@ class OtherBodiesConfig(ExperimentConfig):
 @register("xor-other-bodies", reproduces="Bertolotti & Cazzola (2024) B-F6: the pattern for LSTM and MLP-Mixer",
           chapter=CHAPTER, config_cls=OtherBodiesConfig)
 def run_other_bodies(cfg: OtherBodiesConfig) -> Result:
-    from ..cache import run_or_load
+    from ...cache import run_or_load
 
     rows = {}
     for name in cfg.configs:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..results import Result
-from . import COLORS, LABELS, _axes, band, figure
+from ...results import Result
+from .. import COLORS, LABELS, _axes, band, figure
 
 # --------------------------------------------------------------------------------------------------------------------
 # Gradient chapter
