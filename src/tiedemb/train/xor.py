@@ -155,7 +155,8 @@ def optim_spec(spec: TrainSpec, *, fused: bool) -> OptimSpec:
 
 
 def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: TrainSpec, *,
-              distances: Callable[[torch.Tensor], torch.Tensor], variants: tuple[bool, ...] = (False, True), checkpoint: Path | None = None,
+              distances: Callable[[torch.Tensor], torch.Tensor],
+              variants: tuple[bool, ...] = (False, True), checkpoint: Path | None = None,
               stop_after: int | None = None, desc: str = "") -> dict[str, np.ndarray] | None:
     """Train every seed of every variant (False = untied, True = tied) at once (:func:`~tiedemb.train.loop.fit`);
     return the records.
