@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tiedemb.cache import run_or_load
 from tiedemb.claims import HOLDS
-from tiedemb.experiments import all_experiments
+from tiedemb.experiments import all_experiments, run_or_load
 from tiedemb.experiments.bertolotti.theorems import DiagnoseConfig, TheoremsConfig, TyingConfig
 
 LABELS = {"eqv-theorems": ("B-L1", "B-T1", "B-T2", "B-T3", "B-T4"), "eqv-tying": ("B-T5", "B-L2", "B-L3")}

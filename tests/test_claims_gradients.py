@@ -2,7 +2,7 @@
 
 import pytest
 
-from tiedemb.cache import run_or_load
+from tiedemb.experiments import run_or_load
 from tiedemb.experiments.press_wolf.gradients import GradCheckConfig, UpdateRuleConfig
 
 

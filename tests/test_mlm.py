@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tiedemb.cache import run_or_load
 from tiedemb.config import ConfigError
 from tiedemb.data.corpus import load_corpus
 from tiedemb.data.mlm import IGNORE, apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
+from tiedemb.experiments import run_or_load
 from tiedemb.experiments.bertolotti.mlm import MLMTwinsConfig, diagnose_pairs, diagnosis_counts, run_mlm_twins
 from tiedemb.models.mlm import MaskedLanguageModel
 from tiedemb.models.tying import count_parameters, is_tied

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from tiedemb.cache import ResultMissing, StaleResultWarning, cache_path, run_or_load
+from tiedemb.cache import ResultMissing, StaleResultWarning, cache_path
 from tiedemb.claims import judge
+from tiedemb.experiments import run_or_load
 from tiedemb.experiments.press_wolf.gradients import GradCheckConfig
 from tiedemb.results import Result, ResultError
 
@@ -85,7 +86,7 @@ def test_missing_paper_result_names_the_command(tmp_cache, monkeypatch):
 
 
 def test_same_config_same_numbers(tmp_cache):
-    from tiedemb.cache import compute
+    from tiedemb.experiments import compute
 
     a, b = compute(TINY), compute(TINY)
     assert a.metrics == b.metrics

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tiedemb.cache import run_or_load
 from tiedemb.claims import FAILS, HOLDS
+from tiedemb.experiments import run_or_load
 from tiedemb.experiments.bertolotti.xor import CONFIGS, OtherBodiesConfig
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiedemb.cache import run_or_load
 from tiedemb.claims import VERDICTS
+from tiedemb.experiments import run_or_load
 from tiedemb.experiments.bertolotti.xor import CONFIGS
 
 

@@ -1,21 +1,20 @@
-"""``run_or_load``: compute an experiment once, then load it.
+"""Where results are kept: the cache (keyed by config and code version) and the committed ``results/`` folders.
 
-Results are keyed by the experiment's config and the package's code version. A corrupt entry, or one computed by
-other code (stale), is recomputed with a warning, never trusted. Paper-scale results are not computed implicitly:
-when none is present, the error says exactly which command produces it.
+This module only stores and finds results; :func:`tiedemb.experiments.run_or_load` decides what to compute. A corrupt
+cache entry, or one computed by other code (stale), is not returned (with a warning), never trusted. A committed
+result is returned whatever code computed it (its ``code_version`` is shown on the page) and its claims are judged
+again by the caller.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 import warnings
 from pathlib import Path
 
 from .config import ExperimentConfig, cache_dir, results_dirs
-from .experiments import get
-from .results import Result, ResultError, code_version, provenance
+from .results import Result, ResultError
 
 
 class ResultMissing(FileNotFoundError):
@@ -45,18 +44,8 @@ def produce_command(cfg: ExperimentConfig) -> str:
     return f"python -m tiedemb run {cfg.name} --scale {cfg.scale}{seed_arg}"
 
 
-def compute(cfg: ExperimentConfig) -> Result:
-    """Run the experiment now (no cache) and attach provenance."""
-    experiment = get(cfg.name)
-    if not isinstance(cfg, experiment.config_cls):
-        raise TypeError(f"{cfg.name} expects a {experiment.config_cls.__name__}, got {type(cfg).__name__}")
-    start = time.perf_counter()
-    result = experiment.run(cfg)
-    result.provenance = provenance(time.perf_counter() - start)
-    return result
-
-
-def _load_cached(folder: Path, cfg: ExperimentConfig) -> Result | None:
+def load_cached(folder: Path, cfg: ExperimentConfig, current_code: str) -> Result | None:
+    """The cached result of ``cfg`` in ``folder`` if it is intact, of this config and of ``current_code``."""
     if not folder.exists():
         return None
     try:
@@ -67,10 +56,10 @@ def _load_cached(folder: Path, cfg: ExperimentConfig) -> Result | None:
     if result.config != cfg.to_dict():
         warnings.warn(f"cached result {folder} holds another config; recomputing", StaleResultWarning, stacklevel=3)
         return None
-    if result.provenance.get("code_version") != code_version():
+    if result.provenance.get("code_version") != current_code:
         warnings.warn(
             f"cached result {folder} was computed by code version {result.provenance.get('code_version')}, "
-            f"now {code_version()}; recomputing",
+            f"now {current_code}; recomputing",
             StaleResultWarning,
             stacklevel=3,
         )
@@ -78,7 +67,7 @@ def _load_cached(folder: Path, cfg: ExperimentConfig) -> Result | None:
     return result
 
 
-def _load_committed(cfg: ExperimentConfig) -> Result | None:
+def load_committed(cfg: ExperimentConfig) -> Result | None:
     """A committed result (``results/<scale>/<name>/``) whose config matches, if any."""
     for root in results_dirs():
         folder = root / cfg.scale / cfg.name
@@ -92,29 +81,3 @@ def _load_committed(cfg: ExperimentConfig) -> Result | None:
             if result.config == cfg.to_dict():
                 return result
     return None
-
-
-def run_or_load(cfg: ExperimentConfig, *, compute_missing: bool | None = None) -> Result:
-    """Load the result of ``cfg`` from the cache, or compute and cache it.
-
-    Args:
-        cfg: the experiment's config (its ``name`` picks the experiment).
-        compute_missing: compute when nothing valid is cached. Default: True at quick scale, False at paper scale
-            (paper-scale runs take hours and are started explicitly from the CLI).
-    """
-    if compute_missing is None:
-        compute_missing = cfg.scale == "quick"
-    folder = cache_path(cfg)
-    result = _load_cached(folder, cfg)
-    if result is None and cfg.scale == "paper":
-        result = _load_committed(cfg)
-    if result is not None:
-        return result
-    if not compute_missing:
-        raise ResultMissing(
-            f"the {cfg.scale}-scale result of {cfg.name} is not present (looked in {folder} and in the committed "
-            f"results folders). Produce it with:\n    {produce_command(cfg)}"
-        )
-    result = compute(cfg)
-    result.save(folder)
-    return result

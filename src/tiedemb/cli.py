@@ -70,7 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .cache import cache_path, compute, run_or_load
+    from .cache import cache_path
+    from .experiments import compute, run_or_load
     from .plotting import save_figures
     from .results import replace_dir
 

@@ -46,6 +46,14 @@ class Result:
     claims: list[Claim]  # the paper's claims this experiment tests, with verdicts
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # curves and matrices for figures
     provenance: dict[str, Any] = field(default_factory=dict)  # versions, commit, wall time, device
+    # Set when a stored result is loaded and judged again by the current code (not written to disk):
+    stored_claims: list[Claim] = field(default_factory=list)  # the claims as stored with the result
+    changed_verdicts: list[str] = field(default_factory=list)  # labels whose verdict the current code changed
+
+    @property
+    def code_is_current(self) -> bool:
+        """Whether the result was computed by the current code version (committed results may not be)."""
+        return self.provenance.get("code_version") == code_version()
 
     def claim(self, label: str) -> Claim:
         """The claim with this label."""
@@ -147,7 +155,7 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-PRESENTATION = ("plotting", "book.py", "cli.py", "exercises.py", "__main__.py")
+PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py")
 """Modules that only present results; changing them does not make a result stale."""
 
 

@@ -1,89 +1,110 @@
-"""Helpers for the book's notebooks: claim tables, the scoreboard, and glue of computed numbers."""
+"""The one way from a result to the page: glue, claim tables, the scoreboard, provenance text.
+
+Experiments return numbers and verdicts only; every word the pages build from a result is formatted here. A chapter
+makes ONE glue call per result, :func:`glue_result`, which glues under ``<experiment>.`` (or a ``prefix``):
+
+- every number of ``result.metrics``, by its dotted path, unformatted, except those under ``metrics["timing"]``
+  (speeds and wall times, which change from run to run while the glued values are compared by CI) (``{glue:text}`xor-transformer-small.acc.untied.
+  final:.3f```);
+- the text values of the experiment's prose function (``{glue:text}`xor-transformer-small.tied_vs_untied```), words
+  and rounded numbers that the prose needs and that depend on the result. Prose functions live in this package, one
+  module per paper and chapter (``book/<paper>/<chapter>.py``), registered with :func:`prose`; since presentation is
+  not part of the code version, rewording a sentence never throws away a cached result;
+- each claim's verdict (``verdict.B-E1``) and precondition (``precondition.B-E1``);
+- with ``provenance=True`` (for committed results, whose provenance is fixed), where and how the result was computed
+  (``provenance.wall_time``, ``provenance.code``, ...). A quick result's wall time and commit change with every run,
+  and glued values are part of the committed outputs that CI compares, so they are not glued by default.
+"""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from ..cache import run_or_load
-from ..claims import PAPERS, Claim, label_sort_key
+from ..claims import FAILS, HOLDS, IDENTITY, PAPERS, UNTESTABLE, Claim, label_sort_key
 from ..config import book_scale
-from ..experiments import all_experiments
+from ..experiments import all_experiments, run_or_load
 from ..results import Result
 
-_VERDICT_STYLE = {
-    "holds": '<span style="color:#1a7f37;font-weight:bold">holds</span>',
-    "does not hold": '<span style="color:#cf222e;font-weight:bold">does not hold</span>',
-    "not testable at this scale": '<span style="color:#6e7781;font-weight:bold">not testable at this scale</span>',
-}
+ProseFn = Callable[[Result], dict[str, str]]
+_PROSE: dict[str, ProseFn] = {}
+MODULES = ("press_wolf.gradients", "bertolotti.theorems", "bertolotti.xor", "bertolotti.mlm")
+"""Prose modules, by paper and chapter, mirroring :mod:`tiedemb.experiments`; imported on first use."""
+
+VERDICT_ORDER = (HOLDS, FAILS, UNTESTABLE, IDENTITY)
+_VERDICT_COLOR = {HOLDS: "#1a7f37", FAILS: "#cf222e", UNTESTABLE: "#6e7781", IDENTITY: "#0969da"}
 
 
-class ClaimTable:
-    """A table of claims that renders as HTML in a notebook and as plain text elsewhere."""
-
-    def __init__(self, rows: Iterable[tuple[str, Claim]], title: str = "") -> None:
-        self.rows = sorted(rows, key=lambda r: label_sort_key(r[1].label))
-        self.title = title
-
-    def __repr__(self) -> str:
-        lines = [self.title] if self.title else []
-        for exp, c in self.rows:
-            lines.append(f"{c.label:7} {c.verdict:27} {exp:18} ours: {c.ours}")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        head = "<tr><th>claim</th><th>statement</th><th>paper</th><th>ours</th><th>verdict</th><th>experiment</th></tr>"
-        body = "".join(
-            f"<tr><td><b>{c.label}</b></td><td>{html.escape(c.statement)}</td><td>{html.escape(c.paper)}</td>"
-            f"<td>{html.escape(c.ours)}</td><td>{_VERDICT_STYLE[c.verdict]}</td><td><code>{exp}</code></td></tr>"
-            for exp, c in self.rows
-        )
-        title = f"<p><b>{html.escape(self.title)}</b></p>" if self.title else ""
-        return f'{title}<table class="claims-table">{head}{body}</table>'
+def badge(verdict: str) -> str:
+    """A verdict as a coloured badge (HTML)."""
+    color = _VERDICT_COLOR[verdict]
+    return (f'<span class="verdict-badge" style="background:{color};color:#fff;border-radius:0.8em;'
+            f'padding:0.1em 0.6em;white-space:nowrap;font-size:0.85em;font-weight:600">{html.escape(verdict)}</span>')
 
 
-def claims_table(*results: Result) -> ClaimTable:
-    """The claims of one or more results, as a table: paper says / we measured / verdict."""
-    return ClaimTable((r.name, c) for r in results for c in r.claims)
+def prose(*names: str) -> Callable[[ProseFn], ProseFn]:
+    """Register ``fn(result) -> {key: text}`` as the prose function of the experiments ``names``."""
+
+    def wrap(fn: ProseFn) -> ProseFn:
+        for name in names:
+            if name in _PROSE:
+                raise ValueError(f"prose for {name!r} registered twice")
+            _PROSE[name] = fn
+        return fn
+
+    return wrap
 
 
-class Scoreboard:
-    """Every claim of every experiment, one table per paper; renders as HTML in a notebook."""
-
-    def __init__(self, tables: list[ClaimTable], scale: str) -> None:
-        self.tables = tables
-        self.scale = scale
-
-    def counts(self) -> dict[str, int]:
-        """How many claims hold, do not hold, or are not testable."""
-        counts = dict.fromkeys(_VERDICT_STYLE, 0)
-        for t in self.tables:
-            for _, c in t.rows:
-                counts[c.verdict] += 1
-        return counts
-
-    def _summary(self) -> str:
-        counts = self.counts()
-        total = sum(counts.values())
-        return f"{total} claims at {self.scale} scale: " + ", ".join(f"{n} {v}" for v, n in counts.items())
-
-    def __repr__(self) -> str:
-        return "\n\n".join([self._summary(), *map(repr, self.tables)])
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self._summary())}</p>" + "".join(t._repr_html_() for t in self.tables)
+def _load_prose() -> None:
+    for module in MODULES:
+        importlib.import_module(f"{__name__}.{module}")
 
 
-def scoreboard(scale: str | None = None) -> Scoreboard:
-    """Every claim of every experiment, one table per paper, at the book's scale (results from the cache)."""
-    scale = book_scale() if scale is None else scale
-    rows: dict[str, list[tuple[str, Claim]]] = {p: [] for p in PAPERS.values()}
-    for experiment in all_experiments():
-        result = run_or_load(experiment.config_cls.for_scale(scale))
-        for c in result.claims:
-            rows[c.paper_name].append((result.name, c))
-    tables = [ClaimTable(r, title=f"{paper} ({len(r)} claims scored)") for paper, r in rows.items() if r]
-    return Scoreboard(tables, scale)
+def prose_text(result: Result) -> dict[str, str]:
+    """The prose values of ``result`` (empty when its experiment has no prose function)."""
+    _load_prose()
+    fn = _PROSE.get(result.name)
+    return {} if fn is None else {k: str(v) for k, v in fn(result).items()}
+
+
+def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    else:
+        yield path, value
+
+
+def glue_values(result: Result, *, provenance: bool = False) -> dict[str, Any]:
+    """Everything :func:`glue_result` glues, by name (without the prefix): metrics, prose, verdicts, and with
+    ``provenance`` the provenance text."""
+    values: dict[str, Any] = {path: v for path, v in _leaves(result.metrics)
+                              if not isinstance(v, list) and not path.startswith("timing.")}
+    for key, text in prose_text(result).items():
+        if key in values:
+            raise KeyError(f"prose key {key!r} of {result.name} shadows a metric of the same name")
+        values[key] = text
+    for c in result.claims:
+        values[f"verdict.{c.label}"] = c.verdict
+        values[f"precondition.{c.label}"] = c.precondition or "none"
+    if provenance:
+        for key, text in provenance_text(result).items():
+            values[f"provenance.{key}"] = text
+    return values
+
+
+def glue_result(result: Result, *, prefix: str | None = None, provenance: bool = False) -> None:
+    """Glue a result into the page without displaying anything: the one glue call of a chapter per result.
+
+    ``prefix`` replaces the experiment name, for a page that shows two results of one experiment (quick and paper
+    scale); ``provenance`` adds the provenance text (for committed results).
+    """
+    from myst_nb import glue
+
+    for name, value in glue_values(result, provenance=provenance).items():
+        glue(f"{prefix or result.name}.{name}", value, display=False)
 
 
 def metric(result: Result, path: str):
@@ -96,30 +117,131 @@ def metric(result: Result, path: str):
     return value
 
 
-def glue_metrics(result: Result, items: Iterable[str] | Mapping[str, object], *, prefix: str | None = None) -> None:
-    """Glue metrics of a result into the page without displaying them.
+# ---------------------------------------------------------------------------------------------------------- tables
 
-    ``items`` is either a list of dotted metric paths ``p``, each glued as ``<experiment>.<p>`` (prose shows it with
-    ``{glue:text}`<experiment>.<p>:.3f```), or a mapping of names to values the experiment computed (typically its
-    preformatted ``metrics["text"]``), each glued as ``<experiment>.<name>``. ``prefix`` replaces ``<experiment>``,
-    for a page that shows two results of one experiment (quick and paper scale).
-    """
-    from myst_nb import glue
-
-    if isinstance(items, str):
-        raise TypeError("glue_metrics takes a list of metric paths or a mapping, not a single string")
-    pairs = items.items() if isinstance(items, Mapping) else ((path, metric(result, path)) for path in items)
-    for name, value in pairs:
-        glue(f"{prefix or result.name}.{name}", value, display=False)
+_TABLE_CSS = """<style>
+table.claims-table{border-collapse:collapse;width:100%;font-size:0.88em;margin:0.5em 0 1em}
+table.claims-table th,table.claims-table td{padding:0.3em 0.5em;vertical-align:top;border-bottom:1px solid #d0d7de}
+table.claims-table th{text-align:left;background:#f6f8fa}
+table.claims-table td.label{white-space:nowrap;font-weight:600}
+table.claims-table td.verdict{white-space:nowrap}
+table.claims-table details summary{cursor:pointer;color:#0969da}
+</style>"""
 
 
-def claim_verdicts(result: Result) -> dict[str, str]:
-    """Each claim's verdict by label (``{"B-E1": "holds", ...}``), for prose that names a verdict via glue."""
-    return {c.label: c.verdict for c in result.claims}
+class ClaimTable:
+    """A table of claims (label, claim, paper, ours, verdict) that renders as HTML in a notebook and as plain text
+    elsewhere. The long "ours" text and the precondition sit in a dropdown when ``compact``."""
+
+    def __init__(self, rows: Iterable[tuple[str, Claim]], title: str = "", *, compact: bool = False,
+                 links: dict[str, str] | None = None) -> None:
+        self.rows = sorted(rows, key=lambda r: label_sort_key(r[1].label))
+        self.title = title
+        self.compact = compact
+        self.links = links or {}
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(VERDICT_ORDER, 0)
+        for _, c in self.rows:
+            counts[c.verdict] += 1
+        return counts
+
+    def __repr__(self) -> str:
+        lines = [self.title] if self.title else []
+        for exp, c in self.rows:
+            lines.append(f"{c.label:7} {c.verdict:27} {exp:22} ours: {c.ours}")
+        return "\n".join(lines)
+
+    def _ours(self, c: Claim) -> str:
+        text = html.escape(c.ours)
+        if c.precondition:
+            text += f"<br><i>precondition:</i> {html.escape(c.precondition)}"
+        if self.compact:
+            return f"<details><summary>our measurement</summary>{text}</details>"
+        return text
+
+    def _label(self, exp: str, c: Claim) -> str:
+        link = self.links.get(exp)
+        return f'<a href="{html.escape(link)}">{c.label}</a>' if link else c.label
+
+    def _repr_html_(self) -> str:
+        head = ("<tr><th>claim</th><th>statement</th><th>paper</th><th>ours</th><th>verdict</th>"
+                + ("" if self.compact else "<th>experiment</th>") + "</tr>")
+        body = "".join(
+            f'<tr><td class="label">{self._label(exp, c)}</td><td>{html.escape(c.statement)}</td>'
+            f"<td>{html.escape(c.paper)}</td><td>{self._ours(c)}</td><td class=\"verdict\">{badge(c.verdict)}</td>"
+            + ("" if self.compact else f"<td><code>{exp}</code></td>") + "</tr>"
+            for exp, c in self.rows
+        )
+        title = f"<p><b>{html.escape(self.title)}</b></p>" if self.title else ""
+        return f'{_TABLE_CSS}{title}<table class="claims-table">{head}{body}</table>'
+
+
+def claims_table(*results: Result) -> ClaimTable:
+    """The claims of one or more results, as a table: paper says / we measured / verdict."""
+    return ClaimTable((r.name, c) for r in results for c in r.claims)
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    """``"5 hold, 2 do not hold, 1 not testable at this scale, 3 identities"`` (zero counts left out)."""
+    words = {HOLDS: ("holds", "hold"), FAILS: ("does not hold", "do not hold"),
+             UNTESTABLE: ("not testable at this scale",) * 2, IDENTITY: ("identity", "identities")}
+    parts = [f"{n} {words[v][n != 1]}" for v, n in counts.items() if n]
+    return ", ".join(parts) if parts else "no claims"
+
+
+class Scoreboard:
+    """Every claim of every experiment, one compact table per paper with a summary line; HTML in a notebook."""
+
+    def __init__(self, tables: list[ClaimTable], scale: str) -> None:
+        self.tables = tables
+        self.scale = scale
+
+    def counts(self) -> dict[str, int]:
+        """How many claims hold, do not hold, are not testable, or are identities."""
+        counts = dict.fromkeys(VERDICT_ORDER, 0)
+        for t in self.tables:
+            for v, n in t.counts().items():
+                counts[v] += n
+        return counts
+
+    def _summary(self) -> str:
+        counts = self.counts()
+        return f"{sum(counts.values())} claims at {self.scale} scale: {summary_line(counts)}"
+
+    def __repr__(self) -> str:
+        return "\n\n".join([self._summary(), *map(repr, self.tables)])
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>{html.escape(self._summary())}</b></p>"]
+        for t in self.tables:
+            parts.append(f"<h4>{html.escape(t.title)}</h4><p>{html.escape(summary_line(t.counts()))}</p>")
+            parts.append(ClaimTable(t.rows, compact=True, links=t.links)._repr_html_())
+        return "".join(parts)
+
+
+def _page_link(chapter: str) -> str:
+    """The built page of a chapter, relative to the scoreboard page (``book/scoreboard``)."""
+    return chapter.removeprefix("book/") + ".html"
+
+
+def scoreboard(scale: str | None = None) -> Scoreboard:
+    """Every claim of every experiment, one table per paper, at the book's scale (results from the cache)."""
+    scale = book_scale() if scale is None else scale
+    rows: dict[str, list[tuple[str, Claim]]] = {p: [] for p in PAPERS.values()}
+    links: dict[str, str] = {}
+    for experiment in all_experiments():
+        result = run_or_load(experiment.config_cls.for_scale(scale))
+        links[result.name] = _page_link(experiment.chapter)
+        for c in result.claims:
+            rows[c.paper_name].append((result.name, c))
+    tables = [ClaimTable(r, title=f"{paper} ({len(r)} claims)", links=links) for paper, r in rows.items() if r]
+    return Scoreboard(tables, scale)
 
 
 def provenance_text(result: Result) -> dict[str, str]:
-    """Where and how a result was computed, as text for a page: wall time, device, commit, versions."""
+    """Where and how a result was computed, as text for a page: wall time, device, commit, versions, and whether the
+    code that computed it is the current code (its verdicts are judged again by the current code either way)."""
     p = result.provenance
     wall = p.get("wall_time_s")
     if wall is None:
@@ -128,6 +250,13 @@ def provenance_text(result: Result) -> dict[str, str]:
         wall_text = f"{wall / 60:.0f} minutes"
     else:
         wall_text = f"{wall:.0f} seconds"
+    stored = str(p.get("code_version", "unknown"))
+    if result.code_is_current:
+        code = "the current code"
+    else:
+        code = (f"an older code version ({stored}): its stored metrics are shown, and its verdicts are judged again "
+                f"by the current code")
+    changed = ", ".join(result.changed_verdicts) if result.changed_verdicts else "none"
     return {"wall_time": wall_text, "device": str(p.get("device", "unknown")),
             "commit": str(p.get("git_commit") or "no commit")[:10], "torch": str(p.get("torch_version", "unknown")),
-            "package": str(p.get("package_version", "unknown"))}
+            "package": str(p.get("package_version", "unknown")), "code": code, "changed_verdicts": changed}

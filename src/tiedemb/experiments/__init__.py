@@ -1,18 +1,29 @@
-"""The registry of experiments: every experiment of the book, by CLI name.
+"""The registry of experiments, and :func:`run_or_load`, the one way a chapter, a test or the CLI gets a result.
 
-Each paper's module registers its experiments with :func:`register`. Names are lower-case with dashes and carry the
-chapter's prefix (``grad-…`` for the gradient chapter, ``xor-…``, ``mlm-…``, ``pw-…``, ``tpe-…``, ``nv-…``).
+Each paper's module (``experiments/<paper>/<chapter>.py``) registers its experiments with :func:`register`: a run
+function that computes metrics and arrays, and a judge function that turns metrics into the paper's claims with
+verdicts. Verdicts are never stored as the truth: every time a result is loaded (from the cache or from the committed
+``results/`` folder) its claims are judged again by the current code from its stored metrics.
+
+Names are lower-case with dashes and carry the chapter's prefix (``grad-…`` for the gradient chapter, ``eqv-…``,
+``xor-…``, ``mlm-…``, ``pw-…``, ``tpe-…``, ``nv-…``).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..cache import ResultMissing, StaleResultWarning, cache_path, load_cached, load_committed, produce_command
+from ..claims import Claim
 from ..config import ExperimentConfig
-from ..results import Result
+from ..results import Result, code_version, provenance
+
+__all__ = ["Experiment", "ResultMissing", "StaleResultWarning", "UnknownExperiment", "all_experiments", "compute",
+           "get", "register", "rejudge", "run_or_load"]
 
 MODULES = ("press_wolf.gradients", "bertolotti.theorems", "bertolotti.xor", "bertolotti.mlm")
 """Experiment modules, by paper and chapter; imported on first use of the registry."""
@@ -29,7 +40,8 @@ class Experiment:
     reproduces: str  # the paper's figure/table/equations it reproduces
     chapter: str  # the book page that shows it, e.g. "book/gradients/tied_gradients"
     config_cls: type[ExperimentConfig]
-    run: Callable[[ExperimentConfig], Result]
+    run: Callable[[ExperimentConfig], Result]  # computes metrics and arrays (its claims are replaced by judge's)
+    judge: Callable[[ExperimentConfig, dict], list[Claim]] | None  # the claims and verdicts from the metrics alone
 
 
 class UnknownExperiment(KeyError):
@@ -39,8 +51,15 @@ class UnknownExperiment(KeyError):
         return str(self.args[0])
 
 
-def register(name: str, *, reproduces: str, chapter: str, config_cls: type[ExperimentConfig]):
-    """Decorator registering ``run(cfg) -> Result`` as experiment ``name``."""
+def no_claims(cfg: ExperimentConfig, metrics: dict) -> list[Claim]:
+    """The judge of an experiment that scores no claim of its own (its figures serve another's claims)."""
+    return []
+
+
+def register(name: str, *, reproduces: str, chapter: str, config_cls: type[ExperimentConfig],
+             judge: Callable[[ExperimentConfig, dict], list[Claim]] | None = None):
+    """Decorator registering ``run(cfg) -> Result`` as experiment ``name``, with ``judge(cfg, metrics) -> claims``
+    (:func:`no_claims` for an experiment without claims)."""
     if not _NAME.match(name):
         raise ValueError(f"experiment name {name!r} must be lower-case words joined by dashes, with a prefix")
     if config_cls.name != name:
@@ -49,7 +68,7 @@ def register(name: str, *, reproduces: str, chapter: str, config_cls: type[Exper
     def wrap(run: Callable[[ExperimentConfig], Result]) -> Callable[[ExperimentConfig], Result]:
         if name in _REGISTRY:
             raise ValueError(f"experiment {name!r} registered twice")
-        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run)
+        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge)
         return run
 
     return wrap
@@ -75,3 +94,58 @@ def get(name: str) -> Experiment:
         raise UnknownExperiment(
             f"unknown experiment {name!r}; known experiments: {', '.join(sorted(_REGISTRY))}"
         ) from None
+
+
+def compute(cfg: ExperimentConfig) -> Result:
+    """Run the experiment now (no cache), judge its claims and attach provenance."""
+    experiment = get(cfg.name)
+    if not isinstance(cfg, experiment.config_cls):
+        raise TypeError(f"{cfg.name} expects a {experiment.config_cls.__name__}, got {type(cfg).__name__}")
+    start = time.perf_counter()
+    result = experiment.run(cfg)
+    if experiment.judge is not None:
+        result.claims = experiment.judge(cfg, result.metrics)
+    result.provenance = provenance(time.perf_counter() - start)
+    return result
+
+
+def rejudge(result: Result, cfg: ExperimentConfig) -> Result:
+    """Judge a loaded result's claims again with the current code, from its stored metrics.
+
+    The claims stored with the result are kept in ``result.stored_claims``; ``result.changed_verdicts`` lists the
+    labels whose verdict the current code judges differently (a test fails on those for committed results).
+    """
+    stored = result.claims
+    judge = get(cfg.name).judge
+    result.claims = judge(cfg, result.metrics) if judge is not None else list(stored)
+    result.stored_claims = stored
+    before = {c.label: c.verdict for c in stored}
+    result.changed_verdicts = sorted(c.label for c in result.claims if before.get(c.label, c.verdict) != c.verdict)
+    return result
+
+
+def run_or_load(cfg: ExperimentConfig, *, compute_missing: bool | None = None) -> Result:
+    """Load the result of ``cfg`` from the cache (or, at paper scale, from the committed results), or compute and
+    cache it. A loaded result's claims are judged again by the current code.
+
+    Args:
+        cfg: the experiment's config (its ``name`` picks the experiment).
+        compute_missing: compute when nothing valid is cached. Default: True at quick scale, False at paper scale
+            (paper-scale runs take hours and are started explicitly from the CLI).
+    """
+    if compute_missing is None:
+        compute_missing = cfg.scale == "quick"
+    folder = cache_path(cfg)
+    result = load_cached(folder, cfg, code_version())
+    if result is None and cfg.scale == "paper":
+        result = load_committed(cfg)
+    if result is not None:
+        return rejudge(result, cfg)
+    if not compute_missing:
+        raise ResultMissing(
+            f"the {cfg.scale}-scale result of {cfg.name} is not present (looked in {folder} and in the committed "
+            f"results folders). Produce it with:\n    {produce_command(cfg)}"
+        )
+    result = compute(cfg)
+    result.save(folder)
+    return result

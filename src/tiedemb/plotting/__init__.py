@@ -68,12 +68,18 @@ def figure(name: str) -> Callable[[FigureFn], FigureFn]:
 
 
 def new_figure(size=(6.0, 3.6), nrows: int = 1, ncols: int = 1, **kw):
-    """A figure not managed by pyplot (so a notebook shows it once, as the cell's value) and its axes."""
-    fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.subplots(nrows, ncols, **kw)
+    """A new figure and its axes: THE way every figure of the package is made.
+
+    Made with pyplot (so that notebooks render it with the inline backend's settings) and released from pyplot at
+    once, so a notebook shows it exactly once, as the cell's value, under jupyter-execute and nbval alike.
+    """
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, layout="constrained", **kw)
+    plt.close(fig)
+    return fig, axes
 
 
-def _axes(ax=None, size=(6.0, 3.6)):
+def axes_or_new(ax=None, size=(6.0, 3.6)):
+    """The given axes and its figure, or a new single-axes figure of ``size`` (:func:`new_figure`)."""
     if ax is None:
         return new_figure(size)
     return ax.figure, ax

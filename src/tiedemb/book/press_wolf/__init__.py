@@ -1,0 +1,1 @@
+"""Prose of the Press & Wolf chapters."""

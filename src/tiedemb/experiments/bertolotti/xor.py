@@ -400,7 +400,7 @@ class OtherBodiesConfig(ExperimentConfig):
 @register("xor-other-bodies", reproduces="Bertolotti & Cazzola (2024) B-F6: the pattern for LSTM and MLP-Mixer",
           chapter=CHAPTER, config_cls=OtherBodiesConfig)
 def run_other_bodies(cfg: OtherBodiesConfig) -> Result:
-    from ...cache import run_or_load
+    from .. import run_or_load
 
     rows = {}
     for name in cfg.configs:

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...results import Result
-from .. import COLORS, _axes, band, figure
+from .. import COLORS, axes_or_new, band, figure
 
 PANELS = (("untied", "in", "✗ weight tying (input embeddings)"),
           ("untied", "out", "✗ weight tying (output embeddings)"),
@@ -67,7 +67,7 @@ def plot_twin_distances_ndh(result: Result, ax=None) -> Figure:
 def plot_twin_ratio(result: Result, ax=None) -> Figure:
     """Mean twin distance divided by mean random-pair distance along training, for each embedding and variant."""
     own = ax is None
-    fig, ax = _axes(ax, (6.4, 3.4))
+    fig, ax = axes_or_new(ax, (6.4, 3.4))
     step = result.arrays["step"]
     colors = {"untied_in": COLORS["in"], "untied_out": COLORS["out"], "tied_in": COLORS["tied"]}
     names = {"untied_in": "untied input", "untied_out": "untied output", "tied_in": "tied"}

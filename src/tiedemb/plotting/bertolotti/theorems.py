@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...results import Result
-from .. import COLORS, _axes, band, figure
+from .. import COLORS, axes_or_new, band, figure
 
 FLOOR = 1e-12  # exact zeros and round-off are drawn at this floor on log axes
 
@@ -14,7 +14,7 @@ FLOOR = 1e-12  # exact zeros and round-off are drawn at this floor on log axes
 @figure("eqv-theorems")
 def plot_theorem_distances(result: Result, ax=None) -> Figure:
     """‖e_a − e_b‖ at the start and at the optimum, when the theorems' assumptions hold and when one fails."""
-    fig, ax = _axes(ax, (6.8, 3.4))
+    fig, ax = axes_or_new(ax, (6.8, 3.4))
     m = result.metrics
     r, d = m["deficient_rank"], m["d_model"]
     cases = [("t1_dist", f"output, ∼ pair\nspan = R^{d} (B-T1)"),
@@ -39,7 +39,7 @@ def plot_theorem_distances(result: Result, ax=None) -> Figure:
 @figure("eqv-tying")
 def plot_tying_excess(result: Result, ax=None) -> Figure:
     """Best population loss minus the Bayes loss, untied vs tied, on the three toy languages (log scale)."""
-    fig, ax = _axes(ax, (6.0, 3.2))
+    fig, ax = axes_or_new(ax, (6.0, 3.2))
     ex = result.metrics["excess"]
     kinds = [("agree", "DH holds\n(≡ and ∼)"), ("freq", "≡ but not ∼\n(0.1 / 0.9)"),
              ("conflict", "∼ but not ≡\n(hard conflict)")]
@@ -58,7 +58,7 @@ def plot_tying_excess(result: Result, ax=None) -> Figure:
 @figure("eqv-tying")
 def plot_pair_distance(result: Result, ax=None) -> Figure:
     """‖e_A − e_B‖ along training: tied rows vs untied output rows, for the ✓DH and the ≡-but-not-∼ languages."""
-    fig, ax = _axes(ax, (6.4, 3.4))
+    fig, ax = axes_or_new(ax, (6.4, 3.4))
     steps = np.arange(result.arrays["agree_tied_dist_out"].shape[1])
     for key, color, ls, label in (("agree_tied", COLORS["tied"], "-", "tied, DH holds"),
                                   ("agree_untied", COLORS["out"], "-", "untied output, DH holds"),
@@ -75,7 +75,7 @@ def plot_pair_distance(result: Result, ax=None) -> Figure:
 @figure("eqv-diagnose")
 def plot_diagnostic(result: Result, ax=None) -> Figure:
     """Each pair's D≡ against D∼ (observed minus its permutation null), coloured by source."""
-    fig, ax = _axes(ax, (6.4, 4.0))
+    fig, ax = axes_or_new(ax, (6.4, 4.0))
     colors = {"XOR": "#1b9e77", "synthetic": "#d95f02", "Wikipedia": "#7570b3"}
     for row in result.metrics["rows"]:
         if row["D_sem"] is None:

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...results import Result
-from .. import COLORS, LABELS, _axes, band, figure
+from .. import COLORS, LABELS, axes_or_new, band, figure
 
 # --------------------------------------------------------------------------------------------------------------------
 # Gradient chapter
@@ -15,7 +15,7 @@ from .. import COLORS, LABELS, _axes, band, figure
 @figure("grad-check")
 def plot_gradient_errors(result: Result, ax=None) -> Figure:
     """Largest absolute error of each gradient identity, per architecture (float64; log scale)."""
-    fig, ax = _axes(ax, (6.4, 3.2))
+    fig, ax = axes_or_new(ax, (6.4, 3.2))
     keys = [("tied_identity_err", "tied = input + output\n(theorem)"),
             ("output_closed_form_err", "output = mean (q−y)hᵀ\n(PW-T2)"),
             ("absent_rows_err", "absent rows:\ntied = output (PW-T3)"),
@@ -40,7 +40,7 @@ def plot_gradient_errors(result: Result, ax=None) -> Figure:
 @figure("grad-update-rule")
 def plot_update_frequency(result: Result, ax=None) -> Figure:
     """How often each row is updated, against its word's frequency (per training step, mean over seeds)."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_or_new(ax)
     freq = result.arrays["frequency"]
     order = np.argsort(freq)
     for key in ("out", "in", "tied", "tied_input_role"):
@@ -59,7 +59,7 @@ def plot_update_frequency(result: Result, ax=None) -> Figure:
 @figure("grad-update-rule")
 def plot_displacement(result: Result, ax=None) -> Figure:
     """How far each row moved from its initial value by the end of training, against word frequency."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_or_new(ax)
     freq = result.arrays["frequency"]
     for key in ("out", "tied", "in"):
         y = result.arrays[f"displacement_{key}"].mean(axis=0)
@@ -75,7 +75,7 @@ def plot_displacement(result: Result, ax=None) -> Figure:
 @figure("grad-update-rule")
 def plot_trajectory_similarity(result: Result, ax=None) -> Figure:
     """Spearman correlation of the tied matrix's similarity structure with each untied embedding along training."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_or_new(ax)
     step = result.arrays["snap_step"][0]
     band(ax, step, result.arrays["snap_rho_tied_out"], color=COLORS["out"], label="ρ(tied, untied output)")
     band(ax, step, result.arrays["snap_rho_tied_in"], color=COLORS["in"], label="ρ(tied, untied input)")

@@ -1,0 +1,3 @@
+"""Prose values of the bertolotti/theorems chapter (see :mod:`tiedemb.book`)."""
+
+from __future__ import annotations
