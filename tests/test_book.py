@@ -43,6 +43,8 @@ def test_scoreboard_renders(board):
     html = board._repr_html_()
     assert html.count("<table") == len(board.tables)
     assert "PW-T1" in html and "PW-T1" in repr(board)
+    assert "<details>" in html, "the long 'ours' text sits in a dropdown"
+    assert 'href="gradients/tied_gradients.html"' in html, "labels link to their chapter"
 
 
 def test_claims_table_and_metric_lookup():
@@ -55,41 +57,65 @@ def test_claims_table_and_metric_lookup():
         metric(r, "a.c")
 
 
-def test_glue_metrics_takes_paths_or_a_mapping(monkeypatch):
+def _capture_glue(monkeypatch) -> dict:
     import myst_nb
-
-    from tiedemb.book import glue_metrics
 
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.setdefault(name, (value, display)))
-    result = Result("grad-check", {}, {"a": {"b": 1.5}, "text": {"c": "2.0"}}, [], {})
-    glue_metrics(result, ["a.b"])
-    glue_metrics(result, result.metrics["text"])
-    assert glued == {"grad-check.a.b": (1.5, False), "grad-check.c": ("2.0", False)}
-    with pytest.raises(KeyError, match="no metric 'a.x'"):
-        glue_metrics(result, ["a.x"])
-    with pytest.raises(TypeError, match="list of metric paths"):
-        glue_metrics(result, "a.b")
+    return glued
+
+
+def test_glue_result_glues_metrics_prose_and_verdicts_once(monkeypatch):
+    from tiedemb.book import glue_result
+    from tiedemb.claims import Precondition
+
+    glued = _capture_glue(monkeypatch)
+    unmet = Precondition("the task is learned", "accuracy 0.5", met=False)
+    claims = [judge("B-E1", "s", "p", "o", True, unmet), judge("B-E4", "s", "p", "o", False)]
+    result = Result("grad-check", {}, {"a": {"b": 1.5}, "seeds": [1, 2], "timing": {"tokens_per_s": 9.0}}, claims, {})
+    glue_result(result)
+    assert glued["grad-check.a.b"] == (1.5, False)
+    assert glued["grad-check.verdict.B-E1"] == ("not testable at this scale", False)
+    assert glued["grad-check.verdict.B-E4"] == ("does not hold", False)
+    assert "not met (accuracy 0.5)" in glued["grad-check.precondition.B-E1"][0]
+    assert glued["grad-check.precondition.B-E4"][0] == "none"
+    assert not any(k.startswith("grad-check.timing") for k in glued), "run-to-run timings must not be glued"
+    assert "grad-check.seeds" not in glued
+    assert not any(".provenance." in k for k in glued), "provenance is glued only when asked (committed results)"
 
 
 def test_glue_prefix_and_provenance_text(monkeypatch):
-    import myst_nb
+    from tiedemb.book import glue_result, provenance_text
+    from tiedemb.results import code_version
 
-    from tiedemb.book import glue_metrics, provenance_text
-
-    glued = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.setdefault(name, value))
+    glued = _capture_glue(monkeypatch)
     result = Result("xor-transformer-small", {}, {"a": 1}, [], {},
-                    {"wall_time_s": 1500.0, "device": "cpu", "git_commit": "0123456789abcdef"})
-    glue_metrics(result, provenance_text(result), prefix="xor-paper")
-    assert glued["xor-paper.wall_time"] == "25 minutes"
-    assert glued["xor-paper.commit"] == "0123456789"
+                    {"wall_time_s": 1500.0, "device": "cpu", "git_commit": "0123456789abcdef",
+                     "code_version": "0000000000000000"})
+    glue_result(result, prefix="xor-paper", provenance=True)
+    assert glued["xor-paper.provenance.wall_time"][0] == "25 minutes"
+    assert glued["xor-paper.provenance.commit"][0] == "0123456789"
+    assert "older code version (0000000000000000)" in glued["xor-paper.provenance.code"][0]
+    current = Result("x-y", {}, {}, [], {}, {"code_version": code_version()})
+    assert provenance_text(current)["code"] == "the current code"
     assert provenance_text(Result("x-y", {}, {}, [], {}))["wall_time"] == "unknown"
 
 
-def test_claim_verdicts_by_label():
-    from tiedemb.book import claim_verdicts
-    from tiedemb.claims import judge
+def test_prose_keys_may_not_shadow_metrics(monkeypatch):
+    from tiedemb import book
 
-    result = Result("x-y", {}, {}, [judge("B-E1", "s", "p", "o", True), judge("B-E4", "s", "p", "o", False)], {})
-    assert claim_verdicts(result) == {"B-E1": "holds", "B-E4": "does not hold"}
+    monkeypatch.setitem(book._PROSE, "x-shadow", lambda r: {"a": "text"})
+    with pytest.raises(KeyError, match="shadows a metric"):
+        book.glue_values(Result("x-shadow", {}, {"a": 1.0}, [], {}))
+
+
+def test_every_experiment_is_judged_from_its_metrics():
+    for e in all_experiments():
+        assert e.judge is not None, f"{e.name} has no judge: verdicts must be computed from metrics on every load"
+
+
+def test_summary_line_counts_each_kind():
+    from tiedemb.book import summary_line
+
+    counts = {"holds": 2, "does not hold": 1, "not testable at this scale": 0, "identity": 3}
+    assert summary_line(counts) == "2 hold, 1 does not hold, 3 identities"

@@ -6,7 +6,7 @@ import pytest
 from tiedemb.cache import ResultMissing, StaleResultWarning, cache_path
 from tiedemb.claims import judge
 from tiedemb.experiments import run_or_load
-from tiedemb.experiments.press_wolf.gradients import GradCheckConfig
+from tiedemb.experiments.press_wolf.gradients import GradCheckConfig, UpdateRuleConfig
 from tiedemb.results import Result, ResultError
 
 TINY = GradCheckConfig(vocab_size=8, d_model=4, n_layers=1, d_ff=4, batch_size=2, seq_len=4, batches=1,
@@ -57,7 +57,21 @@ def test_run_or_load_computes_once_then_loads(tmp_cache):
     for key in ("config", "metrics", "claims", "seeds", "package_version", "code_version", "git_commit",
                 "wall_time_s", "device"):
         assert key in data
-    assert set(data["claims"][0]) == {"label", "statement", "paper", "ours", "verdict"}
+    assert set(data["claims"][0]) == {"label", "statement", "paper", "ours", "verdict", "precondition"}
+
+
+def test_loaded_verdicts_are_judged_again_by_the_current_code(tmp_cache):
+    first = run_or_load(TINY)
+    path = cache_path(TINY) / "result.json"
+    data = json.loads(path.read_text())
+    label = data["claims"][0]["label"]
+    true_verdict = data["claims"][0]["verdict"]
+    data["claims"][0]["verdict"] = "does not hold" if true_verdict != "does not hold" else "holds"
+    path.write_text(json.dumps(data))
+    loaded = run_or_load(TINY)
+    assert [c.verdict for c in loaded.claims] == [c.verdict for c in first.claims]
+    assert loaded.changed_verdicts == [label]
+    assert loaded.stored_claims[0].verdict != true_verdict
 
 
 def test_corrupt_cache_entry_is_recomputed_with_a_warning(tmp_cache):
@@ -82,7 +96,7 @@ def test_stale_cache_entry_is_recomputed_with_a_warning(tmp_cache):
 def test_missing_paper_result_names_the_command(tmp_cache, monkeypatch):
     monkeypatch.setenv("TIEDEMB_RESULTS_DIR", str(tmp_cache / "none"))
     with pytest.raises(ResultMissing, match="python -m tiedemb run grad-update-rule --scale paper"):
-        run_or_load(__import__("tiedemb.experiments.press_wolf.gradients").experiments.gradients.UpdateRuleConfig.paper())
+        run_or_load(UpdateRuleConfig.paper())
 
 
 def test_same_config_same_numbers(tmp_cache):
