@@ -42,6 +42,7 @@ class Experiment:
     config_cls: type[ExperimentConfig]
     run: Callable[[ExperimentConfig], Result]  # computes metrics and arrays (its claims are replaced by judge's)
     judge: Callable[[ExperimentConfig, dict], list[Claim]] | None  # the claims and verdicts from the metrics alone
+    after: tuple[str, ...] = ()  # experiments whose results this one reads (computed first by `run --all`)
 
 
 class UnknownExperiment(KeyError):
@@ -57,7 +58,7 @@ def no_claims(cfg: ExperimentConfig, metrics: dict) -> list[Claim]:
 
 
 def register(name: str, *, reproduces: str, chapter: str, config_cls: type[ExperimentConfig],
-             judge: Callable[[ExperimentConfig, dict], list[Claim]] | None = None):
+             judge: Callable[[ExperimentConfig, dict], list[Claim]] | None = None, after: tuple[str, ...] = ()):
     """Decorator registering ``run(cfg) -> Result`` as experiment ``name``, with ``judge(cfg, metrics) -> claims``
     (:func:`no_claims` for an experiment without claims)."""
     if not _NAME.match(name):
@@ -68,7 +69,7 @@ def register(name: str, *, reproduces: str, chapter: str, config_cls: type[Exper
     def wrap(run: Callable[[ExperimentConfig], Result]) -> Callable[[ExperimentConfig], Result]:
         if name in _REGISTRY:
             raise ValueError(f"experiment {name!r} registered twice")
-        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge)
+        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge, tuple(after))
         return run
 
     return wrap
