@@ -3,9 +3,9 @@
 Experiments return numbers and verdicts only; every word the pages build from a result is formatted here. A chapter
 makes ONE glue call per result, :func:`glue_result`, which glues under ``<experiment>.`` (or a ``prefix``):
 
-- every number of ``result.metrics``, by its dotted path, unformatted, except those under ``metrics["timing"]``
-  (speeds and wall times, which change from run to run while the glued values are compared by CI) (``{glue:text}`xor-transformer-small.acc.untied.
-  final:.3f```);
+- every number of ``result.metrics``, by its dotted path, unformatted
+  (``{glue:text}`xor-transformer-small.acc.untied.final:.3f```), except those under ``metrics["timing"]`` (speeds
+  and wall times, which change from run to run while the glued values are compared by CI);
 - the text values of the experiment's prose function (``{glue:text}`xor-transformer-small.tied_vs_untied```), words
   and rounded numbers that the prose needs and that depend on the result. Prose functions live in this package, one
   module per paper and chapter (``book/<paper>/<chapter>.py``), registered with :func:`prose`; since presentation is
