@@ -1,14 +1,16 @@
-"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--seeds] [--out]`` and
+"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--seeds] [--out]``,
+``python -m tiedemb run --all [--jobs N] [--scale]`` (every experiment into the cache, one worker per core) and
 ``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?").
 
-Bad input (unknown experiment, bad scale, bad seeds) exits with code 2 and a message that lists what is allowed,
-and writes nothing.
+Bad input (unknown experiment, bad scale, bad seeds, an output folder that cannot be written) exits with code 2 and a
+message that lists what is allowed, before anything is computed, and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -26,11 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m tiedemb", description="Run the experiments of Tied Embeddings, Executed.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list every experiment with the paper figure/table it reproduces")
-    run = sub.add_parser("run", help="run one experiment and write result.json and its figures")
-    run.add_argument("name", help="experiment name (see `list`)")
+    run = sub.add_parser("run", help="run one experiment and write result.json and its figures, or --all")
+    run.add_argument("name", nargs="?", help="experiment name (see `list`)")
+    run.add_argument("--all", action="store_true", help="load or compute every experiment into the results cache")
+    run.add_argument("--jobs", default=None, help="--all: worker processes (default: one per core)")
     run.add_argument("--scale", default="quick", help=f"one of {', '.join(SCALES)} (default quick)")
     run.add_argument("--seeds", default=None, help="seeds, e.g. '0,1,2' or '42-46' (default: the config's)")
-    run.add_argument("--out", default="out", type=Path, help="output folder; writes OUT/NAME/ (default ./out)")
+    run.add_argument("--out", default=None, type=Path, help="output folder; writes OUT/NAME/ (default ./out)")
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     diag = sub.add_parser("diagnose", help="should I tie? estimate ≡ and ∼ of word pairs in a text file")
     diag.add_argument("file", nargs="?", type=Path, help="a UTF-8 text file (one sentence per line or prose)")
@@ -53,16 +57,66 @@ def cmd_list() -> int:
     return 0
 
 
+def writable_folder(path: Path) -> None:
+    """Create ``path`` if needed and check that files can be written in it; :class:`ConfigError` otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise ConfigError(f"--out {str(path)!r} cannot be created or written: {err.strerror or err}") from None
+
+
+def cmd_run_all(args: argparse.Namespace) -> int:
+    from .experiments import all_experiments
+    from .experiments.pool import FAILED, run_all
+
+    try:
+        if args.name is not None or args.seeds is not None or args.out_given:
+            raise ConfigError("--all runs every experiment at its own seeds into the cache; it takes no NAME, "
+                              "--seeds or --out")
+        if args.scale not in SCALES:
+            raise ConfigError(f"unknown scale {args.scale!r}; allowed: {', '.join(SCALES)}")
+        jobs = parse_positive_int("--jobs", args.jobs) if args.jobs is not None else (os.cpu_count() or 1)
+    except ConfigError as err:
+        print(f"python -m tiedemb run: error: {err}", file=sys.stderr)
+        return 2
+    experiments = all_experiments()
+    configs = [e.config_cls.for_scale(args.scale) for e in experiments]
+    after = {e.name: e.after for e in experiments}
+    print(f"{len(configs)} experiments at {args.scale} scale on {jobs} worker process(es)", flush=True)
+    ended = 0
+
+    def report(outcome) -> None:
+        nonlocal ended
+        ended += 1
+        tail = f": {outcome.error}" if outcome.status == FAILED else ""
+        print(f"[{ended:>2}/{len(configs)}] {outcome.status:<8} {outcome.name} ({outcome.seconds:.0f} s){tail}",
+              flush=True)
+
+    summary = run_all(configs, jobs=jobs, after=after, report=report)
+    print(summary.line())
+    if summary.failed:
+        print("failed: " + ", ".join(o.name for o in summary.failed), file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .experiments import UnknownExperiment, get
 
+    if args.all:
+        return cmd_run_all(args)
     try:
+        if args.name is None:
+            raise ConfigError("name an experiment (see `python -m tiedemb list`) or use --all")
         experiment = get(args.name)
         if args.scale not in SCALES:
             raise ConfigError(f"unknown scale {args.scale!r}; allowed: {', '.join(SCALES)}")
         cfg = experiment.config_cls.for_scale(args.scale)
         if args.seeds is not None:
             cfg = cfg.replace(seeds=parse_seeds(args.seeds))
+        writable_folder(args.out)
     except (UnknownExperiment, ConfigError) as err:
         print(f"python -m tiedemb run: error: {err}", file=sys.stderr)
         return 2
@@ -79,7 +133,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_cache:
         result.save(cache_path(cfg))
     final = args.out / cfg.name
-    args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cfg.name}.tmp-", dir=args.out))
     try:
         result.save(tmp / "r")
@@ -149,6 +202,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        args.out_given = args.out is not None
+        args.out = Path("out") if args.out is None else args.out
     if args.command == "list":
         return cmd_list()
     if args.command == "diagnose":
