@@ -48,3 +48,22 @@ def test_run_writes_result_and_figures(tmp_path, tmp_cache):
     assert (folder / "gradient_errors.png").stat().st_size > 1000
     assert (folder / "gradient_errors.pdf").stat().st_size > 1000
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["grad-check"]  # no temporary folders left
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run"], "name an experiment"),
+    (["run", "--all", "--jobs", "0"], "--jobs must be a positive integer, got '0'"),
+    (["run", "--all", "grad-check"], "it takes no NAME, --seeds or --out"),
+    (["run", "--all", "--scale", "huge"], "unknown scale 'huge'"),
+])
+def test_bad_run_all_input_exits_2(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_out_is_refused_before_computing(tmp_path, tmp_cache, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["run", "grad-check", "--out", str(blocker / "sub")]) == 2
+    assert "cannot be created or written" in capsys.readouterr().err
+    assert not any(tmp_cache.rglob("result.json")), "nothing was computed"
