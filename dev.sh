@@ -41,6 +41,16 @@ install() {
   fi
 }
 
+compute_results() {
+  # Every experiment the chapters need, loaded or computed once into the cache by one worker per core; the tests,
+  # nbval and the book build then read the cache. At paper scale nothing is computed implicitly (hours of training):
+  # the chapters load committed results and name the command for a missing one.
+  if [ "${BOOK_SCALE:-quick}" = "quick" ]; then
+    say "computing the quick-scale experiments (or loading them from $TIEDEMB_CACHE_DIR), one worker per core"
+    "$VENV/bin/python" -m tiedemb run --all --scale quick
+  fi
+}
+
 build_book() {
   say "building the book (fresh build folder, warnings are errors)"
   rm -rf _build/html _build/.doctrees _build/jupyter_execute
@@ -63,12 +73,14 @@ case "${1:-}" in
     install ;;
   book)
     install
+    compute_results
     build_book ;;
   test)
     install
     ensure_chromium
     say "lint"
     "$VENV/bin/ruff" check src tests benchmarks
+    compute_results
     say "unit tests, claims, environment sync, CLI, notebook guard"
     "$VENV/bin/python" -m pytest -q -m "not browser" tests
     say "notebooks under nbval (re-executed, compared with their committed outputs)"
