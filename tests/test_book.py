@@ -16,7 +16,9 @@ def test_every_experiment_has_a_chapter_and_configs():
     for e in all_experiments():
         assert (ROOT / f"{e.chapter}.ipynb").is_file() or (ROOT / f"{e.chapter}.md").is_file(), e.chapter
         quick, paper = e.config_cls.quick(), e.config_cls.paper()
-        assert (quick.scale, paper.scale) == ("quick", "paper")
+        assert e.config_cls.for_scale("quick") == quick and e.config_cls.for_scale("paper") == paper
+        assert quick.replace(scale="paper") != paper, f"{e.name}: the paper scale must be the paper's configuration, " \
+            "not the quick one relabelled"
         assert quick.name == paper.name == e.name
 
 
