@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import tiedemb  # noqa: F401  (pins the CPU code paths before torch computes)
 import torch
 
+import tiedemb  # noqa: F401  (pins the CPU code paths before torch computes)
 from tiedemb.experiments import all_experiments
 
 _COMPUTE = """
