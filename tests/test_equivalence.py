@@ -1,19 +1,23 @@
-"""Exact deciders and estimators of semantic (≡) and conditional (∼) equivalence (tiedemb.equivalence)."""
+"""Languages (tiedemb.data.languages) and the exact deciders and estimators of semantic (≡) and conditional (∼)
+equivalence (tiedemb.metrics.equivalence)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tiedemb.data.languages import (
     HOLE,
     Language,
     LanguageError,
+    encode,
     plant_false_twins,
     plant_twins,
     sample_language,
     twin_language,
     xor_language,
+    xor_setting,
 )
 from tiedemb.metrics.equivalence import (
     conditional_divergence,
@@ -47,6 +51,27 @@ def test_xor_main_exact_verdicts(xor_main):
     assert semantic_divergence(xor_main, "0", "2") == pytest.approx(1.0)
     assert dh_violations(xor_main, [("0", "1"), ("2", "3")]) == [("0", "1", "fails: ≡ but not ∼")]
     assert distributional_hypothesis_holds(xor_main, [("2", "3"), ("0", "2")])
+
+
+def test_xor_settings_are_the_papers_three():
+    assert xor_setting("main", 3).contexts == xor_language(3, (0.1, 0.9), (0.5, 0.5)).contexts
+    assert not conditionally_equivalent(xor_setting("ndh", 3), "2", "3")
+    assert conditionally_equivalent(xor_setting("ydh", 3), "2", "3")
+    with pytest.raises(LanguageError, match="unknown XOR setting 'xdh'; allowed: main, ndh, ydh"):
+        xor_setting("xdh")
+
+
+def test_encode_gives_token_ids_with_the_hole_last_and_the_tables():
+    lang = twin_language("conflict")
+    tokens, w, p = encode(lang)
+    assert tokens.shape == (3, 3) and tokens.dtype == torch.int64
+    assert (tokens[:, -1] == len(lang.alphabet)).all()  # the hole, at the end of every causal context
+    assert tokens[1].tolist()[:2] == [lang.alphabet.index("S"), lang.alphabet.index("A")]
+    assert w.dtype == p.dtype == torch.float64
+    assert abs(float(w.sum()) - 1) < 1e-12 and torch.allclose(p.sum(1), torch.ones(3, dtype=torch.float64))
+    ragged = Language(("a",), {("a", HOLE): (0.5, {"a": 1.0}), (HOLE,): (0.5, {"a": 1.0})})
+    with pytest.raises(LanguageError, match="one length"):
+        encode(ragged)
 
 
 @pytest.mark.parametrize("kind, status", [("agree", "holds (≡ and ∼)"), ("freq", "fails: ≡ but not ∼"),

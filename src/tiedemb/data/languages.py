@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from .xor import SETTINGS
 
 HOLE = "_"
 """The open slot of a context."""
@@ -157,6 +160,14 @@ def xor_language(n_bits: int, zero_dst: Sequence[float], one_dst: Sequence[float
                     name=f"xor{n_bits} zero={list(zero_dst)} one={list(one_dst)}")
 
 
+def xor_setting(name: str, n_bits: int = 4) -> Language:
+    """One of the paper's three XOR settings (``main``, ``ndh``, ``ydh``; :data:`tiedemb.data.xor.SETTINGS`) as an
+    exact table of ``n_bits`` bits."""
+    if name not in SETTINGS:
+        raise LanguageError(f"unknown XOR setting {name!r}; allowed: {', '.join(SETTINGS)}")
+    return xor_language(n_bits, *SETTINGS[name])
+
+
 def twin_language(kind: str, eps: float = 0.1) -> Language:
     """A two-step causal toy: a first symbol A or B, then a second symbol. Three variants:
 
@@ -184,6 +195,27 @@ def twin_language(kind: str, eps: float = 0.1) -> Language:
                 ("S", "B", HOLE): (0.25, smooth(after_b))}
     return Language(alphabet, contexts, name=f"twins-{kind}")
 
+
+def sim_not_equiv_language() -> Language:
+    """The smallest language where ∼ holds and ≡ fails: after the start ``s``, ``a`` or ``b`` with equal probability
+    (so a ∼ b); then ``a`` is followed by ``x`` and ``b`` by ``y`` (so swapping them in the input changes what comes
+    next: not a ≡ b). A causal language: its contexts are prefixes with the hole at the end."""
+    return Language(("s", "a", "b", "x", "y"), {
+        ("s", HOLE): (0.5, {"a": 0.5, "b": 0.5}),
+        ("s", "a", HOLE): (0.25, {"x": 1.0}),
+        ("s", "b", HOLE): (0.25, {"y": 1.0}),
+    }, name="sim-not-equiv")
+
+
+def encode(lang: Language) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A language as float64 tensors for a context model: context tokens (n, L), with the hole as id |Σ|; p(ρ) (n,);
+    p(·|ρ) (n, |Σ|). Every context must have the same length."""
+    ctxs, weights, table = lang.matrix()
+    if len({len(c) for c in ctxs}) != 1:
+        raise LanguageError("the context model needs contexts of one length")
+    ids = {s: i for i, s in enumerate(lang.alphabet)} | {HOLE: len(lang.alphabet)}
+    tokens = torch.tensor([[ids[s] for s in c] for c in ctxs])
+    return tokens, torch.as_tensor(weights, dtype=torch.float64), torch.as_tensor(table, dtype=torch.float64)
 
 
 # --------------------------------------------------------------------------------------------------------------------

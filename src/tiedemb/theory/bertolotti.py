@@ -1,8 +1,10 @@
 """Numerical checks of the theorems of bertolotti2024: what the optimum does to input and output embeddings.
 
-Every function here builds a small instance of a theorem's setting, optimises to convergence in float64, and returns
-the quantities the theorem speaks about. The experiments in :mod:`tiedemb.experiments.equivalence` turn them into
-claims; the unit tests call them directly.
+Every function here builds a small instance of a theorem's setting, solves it to the optimum in float64 (the settings
+with a fixed body are convex in the embeddings: L-BFGS certifies the optimum to round-off), and returns the quantities
+the theorem speaks about. The experiments in :mod:`tiedemb.experiments.bertolotti.theorems` turn them into claims;
+the unit tests call them directly. The context models trained on whole toy languages (B-T5, B-L3) are
+:class:`tiedemb.models.context.ContextModel`, trained by :func:`tiedemb.train.context.train_context`.
 
 Paper: bertolotti2024 (B-L1, B-T1 to B-T5; B-L2, B-L3 are this book's derivations).
 """
@@ -13,15 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..data.languages import HOLE, Language
-
-DTYPE = torch.float64
+from ..data.languages import Language, encode
+from ..models.context import DTYPE, ContextModel
+from ..train.context import expected_ce
 
 
 def _lbfgs(params: list[torch.Tensor], loss_fn, iters: int = 400) -> float:
-    """Minimise a smooth (here: convex) loss with L-BFGS and a strong-Wolfe line search; return the final loss."""
+    """Minimise a smooth (here: convex) loss with L-BFGS and a strong-Wolfe line search; return the final loss.
+
+    A solver for the convex instances of the theorems (a fixed body, free embeddings), not a training: the models
+    that are trained go through :func:`tiedemb.train.loop.fit`.
+    """
     opt = torch.optim.LBFGS(params, lr=1, max_iter=iters, tolerance_grad=1e-13, tolerance_change=1e-16,
                             history_size=50, line_search_fn="strong_wolfe")
 
@@ -37,11 +42,6 @@ def _lbfgs(params: list[torch.Tensor], loss_fn, iters: int = 400) -> float:
             break
     with torch.no_grad():
         return float(loss_fn())
-
-
-def expected_ce(logits: torch.Tensor, p: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Σ_ρ p(ρ) CE(p(·|ρ), softmax(logits_ρ)): the population cross-entropy of a model on a language."""
-    return -(w * (p * F.log_softmax(logits, -1)).sum(-1)).sum(-1)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -117,108 +117,79 @@ def equal_rows_equal_outputs(n_contexts: int, d_model: int, vocab: int, gen: tor
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# A small context model (embeddings → MLP body → logits), batched over independent restarts
-
-
-@dataclass
-class ContextModel:
-    """R independent models f(·|ρ) = softmax(E_out g(E_in[ρ_1], …, E_in[ρ_L])), with g a one-hidden-layer tanh MLP.
-
-    The hole of a context is read as an extra input symbol (the mask). Tied: E_out is the first |Σ| rows of E_in.
-    """
-
-    emb_in: torch.Tensor  # (R, V + 1, d)
-    w1: torch.Tensor  # (R, L d, hidden)
-    b1: torch.Tensor  # (R, hidden)
-    w2: torch.Tensor  # (R, hidden, d)
-    b2: torch.Tensor  # (R, d)
-    emb_out: torch.Tensor | None  # (R, V, d), None if tied
-    vocab: int
-
-    @classmethod
-    def init(cls, restarts: int, vocab: int, ctx_len: int, d_model: int, hidden: int, tied: bool,
-             gen: torch.Generator) -> ContextModel:
-        def rnd(*shape, scale=1.0):
-            return (torch.randn(restarts, *shape, generator=gen, dtype=DTYPE) * scale).requires_grad_(True)
-
-        emb_in = rnd(vocab + 1, d_model)
-        return cls(emb_in, rnd(ctx_len * d_model, hidden, scale=(ctx_len * d_model) ** -0.5), rnd(hidden, scale=0.1),
-                   rnd(hidden, d_model, scale=hidden**-0.5), rnd(d_model, scale=0.1),
-                   None if tied else rnd(vocab, d_model), vocab)
-
-    @property
-    def tied(self) -> bool:
-        return self.emb_out is None
-
-    def params(self) -> list[torch.Tensor]:
-        return [p for p in (self.emb_in, self.w1, self.b1, self.w2, self.b2, self.emb_out) if p is not None]
-
-    def out_matrix(self) -> torch.Tensor:
-        return self.emb_in[:, : self.vocab] if self.tied else self.emb_out
-
-    def hidden(self, tokens: torch.Tensor, emb_in: torch.Tensor | None = None) -> torch.Tensor:
-        """Representations g(ρ): tokens (n, L) → (R, n, d)."""
-        emb = self.emb_in if emb_in is None else emb_in
-        x = emb[:, tokens]  # (R, n, L, d)
-        x = x.reshape(x.shape[0], x.shape[1], -1)  # (R, n, L d)
-        return torch.tanh(x @ self.w1 + self.b1[:, None]) @ self.w2 + self.b2[:, None]  # (R, n, d)
-
-    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.hidden(tokens) @ self.out_matrix().transpose(1, 2)  # (R, n, V)
-
-
-def encode(lang: Language) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A language as tensors: context tokens (n, L) with the hole as id |Σ|, p(ρ) (n,), p(·|ρ) (n, |Σ|)."""
-    ctxs, weights, table = lang.matrix()
-    if len({len(c) for c in ctxs}) != 1:
-        raise ValueError("the context model needs contexts of one length")
-    ids = {s: i for i, s in enumerate(lang.alphabet)} | {HOLE: len(lang.alphabet)}
-    tokens = torch.tensor([[ids[s] for s in c] for c in ctxs])
-    return tokens, torch.as_tensor(weights, dtype=DTYPE), torch.as_tensor(table, dtype=DTYPE)
-
-
-def train_context_model(lang: Language, *, tied: bool, restarts: int, d_model: int, hidden: int, steps: int,
-                        lr: float, gen: torch.Generator, weight_decay: float = 0.0, record=None) -> ContextModel:
-    """Train R restarts on the exact population loss of ``lang`` (full batch) with Adam(W)."""
-    tokens, w, p = encode(lang)
-    model = ContextModel.init(restarts, len(lang.alphabet), tokens.shape[1], d_model, hidden, tied, gen)
-    opt = torch.optim.AdamW(model.params(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * 1e-3)
-    for step in range(steps):
-        opt.zero_grad()
-        loss = expected_ce(model.logits(tokens), p, w).sum()
-        loss.backward()
-        if record is not None:
-            record(step, model, tokens, w, p)
-        opt.step()
-        sched.step()
-    return model
-
-
-def population_loss(model: ContextModel, lang: Language) -> np.ndarray:
-    """The population cross-entropy of each restart, (R,)."""
-    tokens, w, p = encode(lang)
-    with torch.no_grad():
-        return expected_ce(model.logits(tokens), p, w).numpy()
-
-
-# --------------------------------------------------------------------------------------------------------------------
 # B-T3, B-T4: the input side
 
 
 def equal_inputs_equal_outputs(lang: Language, a: str, b: str, gen: torch.Generator) -> float:
-    """max over contexts holding a of |f(·|ρ[a]) − f(·|ρ[b])| for random models whose input rows a, b are equal
-    (B-T3). Exactly 0.0 in floating point: the two inputs are the same tensor."""
+    """max over contexts holding a of |f(·|ρ[a]) − f(·|ρ[b])| for random context models whose input rows a, b are
+    equal (B-T3, first part). Exactly 0.0 by construction: the model sees a symbol only through its input row, so the
+    two inputs are the same tensor. A fact of the code, not a replication."""
     tokens, _, _ = encode(lang)
     ia, ib = lang.alphabet.index(a), lang.alphabet.index(b)
-    model = ContextModel.init(4, len(lang.alphabet), tokens.shape[1], 4, 16, False, gen)
+    model = ContextModel(4, len(lang.alphabet), tokens.shape[1], 4, 16, tied=False, gen=gen)
     with torch.no_grad():
         model.emb_in[:, ib] = model.emb_in[:, ia]
         has_a = (tokens == ia).any(1)
         swapped = torch.where(tokens == ia, torch.full_like(tokens, ib), tokens)
-        fa = torch.softmax(model.logits(tokens[has_a]), -1)
-        fb = torch.softmax(model.logits(swapped[has_a]), -1)
+        fa = torch.softmax(model(tokens[has_a]), -1)
+        fb = torch.softmax(model(swapped[has_a]), -1)
     return float((fa - fb).abs().max())
+
+
+def _low_rank(m: int, n: int, r: int, scale: float, gen: torch.Generator) -> torch.Tensor:
+    """A well-conditioned (m, n) matrix of rank r: r singular values equal to ``scale``."""
+    u, _ = torch.linalg.qr(torch.randn(m, r, generator=gen, dtype=DTYPE))
+    v, _ = torch.linalg.qr(torch.randn(n, r, generator=gen, dtype=DTYPE))
+    return scale * u @ v.T
+
+
+def _fit_slot(start: torch.Tensor, offsets: torch.Tensor, body: torch.Tensor, out: torch.Tensor, p: torch.Tensor,
+              w: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """The optimal slot embedding e of the linear-slot model softmax(E_out (A e + c_ρ)) for p, from ``start``."""
+    e = start.clone().requires_grad_(True)
+    loss = _lbfgs([e], lambda: expected_ce((offsets + body @ e) @ out.T, p, w))
+    return e.detach(), loss
+
+
+@dataclass(frozen=True)
+class InputSeparationCheck:
+    body_rank: int  # rank of the body's linear map of the slot's embedding
+    language_tv: float  # the language's D≡ of the pair: mean over contexts of TV(p(·|ρ[a]), p(·|ρ[b])), > 0
+    model_tv: float  # the same for the optimal model's predictions
+    dist_opt: float  # ‖e_a − e_b‖ at the optimum (both fitted from one shared start: 0 at the start)
+    excess_loss: float  # optimal loss − Bayes loss, for a and for b (max)
+
+
+def input_separation(n_contexts: int, d_model: int, vocab: int, body_rank: int,
+                     gen: torch.Generator) -> InputSeparationCheck:
+    """B-T3 at the optimum: a pair that is *not* semantically equivalent cannot keep equal input rows.
+
+    Equal input rows give equal predictions (B-T3), so at the optimum (f = p, B-L1) a pair whose inputs predict
+    differently must have different rows. On the linear-slot model of :func:`input_theorem` (g(ρ[e]) = A e + c_ρ, any
+    rank of A: the direction needs no assumption), the language makes a and b predict
+    softmax(E_out (A e*_a + c_ρ)) and softmax(E_out (A e*_b + c_ρ)); e_a and e_b are fitted to the optimum from one
+    shared start, where their predictions coincide.
+    """
+    body = _low_rank(d_model, d_model, body_rank, 1.0, gen)  # A, (d, d)
+    out = _low_rank(vocab, d_model, d_model, 2.0, gen)  # E_out, (V, d), full rank
+    offsets = torch.randn(n_contexts, d_model, generator=gen, dtype=DTYPE)  # c_ρ
+    star_a, star_b = (torch.randn(d_model, generator=gen, dtype=DTYPE) for _ in range(2))
+    p_a = torch.softmax((offsets + body @ star_a) @ out.T, -1)
+    p_b = torch.softmax((offsets + body @ star_b) @ out.T, -1)
+    w = torch.ones(n_contexts, dtype=DTYPE) / n_contexts
+    start = torch.randn(d_model, generator=gen, dtype=DTYPE)
+    (ea, la), (eb, lb) = _fit_slot(start, offsets, body, out, p_a, w), _fit_slot(start, offsets, body, out, p_b, w)
+    fa = torch.softmax((offsets + body @ ea) @ out.T, -1)
+    fb = torch.softmax((offsets + body @ eb) @ out.T, -1)
+
+    def bayes(p: torch.Tensor) -> float:
+        return float(-(w * (p * p.log()).sum(-1)).sum())
+
+    def tv(x: torch.Tensor, y: torch.Tensor) -> float:
+        return float(0.5 * (w * (x - y).abs().sum(-1)).sum())
+
+    return InputSeparationCheck(int(torch.linalg.matrix_rank(body)), tv(p_a, p_b), tv(fa, fb),
+                                float((ea - eb).norm()), max(la - bayes(p_a), lb - bayes(p_b)))
 
 
 @dataclass(frozen=True)
@@ -240,27 +211,16 @@ def input_theorem(n_contexts: int, d_model: int, vocab: int, body_rank: int, out
     assumptions: an injective body and an injective softmax∘E_out); with a rank-deficient A or E_out the optimum is
     not unique and e_a − e_b keeps its start's component in the null space, at the same (optimal) loss.
     """
-    def low_rank(m: int, n: int, r: int, scale: float) -> torch.Tensor:
-        """A well-conditioned (m, n) matrix of rank r: r singular values equal to ``scale``."""
-        u, _ = torch.linalg.qr(torch.randn(m, r, generator=gen, dtype=DTYPE))
-        v, _ = torch.linalg.qr(torch.randn(n, r, generator=gen, dtype=DTYPE))
-        return scale * u @ v.T
-
-    body = low_rank(d_model, d_model, body_rank, 1.0)  # A, (d, d)
-    out = low_rank(vocab, d_model, out_rank, 2.0)  # E_out, (V, d)
+    body = _low_rank(d_model, d_model, body_rank, 1.0, gen)  # A, (d, d)
+    out = _low_rank(vocab, d_model, out_rank, 2.0, gen)  # E_out, (V, d)
     offsets = torch.randn(n_contexts, d_model, generator=gen, dtype=DTYPE)  # c_ρ
     e_star = torch.randn(d_model, generator=gen, dtype=DTYPE)
     p = torch.softmax((offsets + body @ e_star) @ out.T, -1)
     w = torch.ones(n_contexts, dtype=DTYPE) / n_contexts
     bayes = float(-(w * (p * p.log()).sum(-1)).sum())
 
-    def fit(start: torch.Tensor) -> tuple[torch.Tensor, float]:
-        e = start.clone().requires_grad_(True)
-        loss = _lbfgs([e], lambda: expected_ce((offsets + body @ e) @ out.T, p, w))
-        return e.detach(), loss
-
     sa, sb = (torch.randn(d_model, generator=gen, dtype=DTYPE) for _ in range(2))
-    (ea, la), (eb, lb) = fit(sa), fit(sb)
+    (ea, la), (eb, lb) = _fit_slot(sa, offsets, body, out, p, w), _fit_slot(sb, offsets, body, out, p, w)
     fa = torch.softmax((offsets + body @ ea) @ out.T, -1)
     fb = torch.softmax((offsets + body @ eb) @ out.T, -1)
     return InputTheoremCheck(int(torch.linalg.matrix_rank(body)), int(torch.linalg.matrix_rank(out)),
@@ -327,3 +287,10 @@ def path_contractions(model: ContextModel, tokens: torch.Tensor, w: torch.Tensor
         rows[f"dist_{key}"] = d.norm(dim=-1).numpy()
         rows[f"contract_{key}"] = (d * gd).sum(-1).numpy()
     return rows
+
+
+def population_loss(model: ContextModel, lang: Language) -> np.ndarray:
+    """The population cross-entropy of each restart of a context model on ``lang``, (R,)."""
+    tokens, w, p = encode(lang)
+    with torch.no_grad():
+        return expected_ce(model(tokens), p, w).numpy()
