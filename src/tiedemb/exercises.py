@@ -96,7 +96,7 @@ def mistake_sum_instead_of_mean(hidden: torch.Tensor, emb_out: torch.Tensor, tar
 
 def check_sim_not_equiv_language(student: Callable) -> CheckReport:
     """Check ``student() -> Language`` whose symbols ``"a"`` and ``"b"`` are conditionally equivalent (∼) but not
-    semantically equivalent (≡), decided exactly by :mod:`tiedemb.equivalence`."""
+    semantically equivalent (≡), decided exactly by :mod:`tiedemb.metrics.equivalence`."""
     from .data.languages import Language, LanguageError
     from .metrics.equivalence import conditionally_equivalent, semantically_equivalent
 
@@ -108,7 +108,7 @@ def check_sim_not_equiv_language(student: Callable) -> CheckReport:
         last = traceback.format_exception_only(type(err), err)[-1].strip()
         return CheckReport(False, f"your function raised an exception: {last}")
     if not isinstance(lang, Language):
-        return CheckReport(False, f"return a tiedemb.equivalence.Language, not {type(lang).__name__}")
+        return CheckReport(False, f"return a tiedemb.data.languages.Language, not {type(lang).__name__}")
     missing = [s for s in ("a", "b") if s not in lang.alphabet]
     if missing:
         return CheckReport(False, f"the alphabet must contain 'a' and 'b'; missing {missing}")
@@ -126,7 +126,7 @@ def check_sim_not_equiv_language(student: Callable) -> CheckReport:
 
 
 def check_conditional_divergence(student: Callable, *, atol: float = 1e-9) -> CheckReport:
-    """Check ``student(lang, a, b) -> float`` against D∼ of :func:`tiedemb.equivalence.conditional_divergence` on
+    """Check ``student(lang, a, b) -> float`` against D∼ of :func:`tiedemb.metrics.equivalence.conditional_divergence` on
     the XOR languages and the two-step toys."""
     from .data.languages import twin_language, xor_language
     from .metrics.equivalence import conditional_divergence

@@ -71,7 +71,3 @@ def plot_pair_distance(result: Result, ax=None) -> Figure:
     ax.legend(fontsize=8)
     ax.set_title("Distance between the rows of A and B along training (mean over restarts)", fontsize=9)
     return fig
-
-
-# The diagnostic chapter's figure lives in its own module; importing it here registers it with this chapter's.
-from . import diagnose  # noqa: E402, F401
