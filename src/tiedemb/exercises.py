@@ -126,8 +126,8 @@ def check_sim_not_equiv_language(student: Callable) -> CheckReport:
 
 
 def check_conditional_divergence(student: Callable, *, atol: float = 1e-9) -> CheckReport:
-    """Check ``student(lang, a, b) -> float`` against D∼ of :func:`tiedemb.metrics.equivalence.conditional_divergence` on
-    the XOR languages and the two-step toys."""
+    """Check ``student(lang, a, b) -> float`` against D∼ of
+    :func:`tiedemb.metrics.equivalence.conditional_divergence` on the XOR languages and the two-step toys."""
     from .data.languages import twin_language, xor_language
     from .metrics.equivalence import conditional_divergence
 
