@@ -19,30 +19,7 @@ import torch
 from ..data.languages import Language, encode
 from ..models.context import DTYPE, ContextModel
 from ..train.context import expected_ce
-
-
-def _lbfgs(params: list[torch.Tensor], loss_fn, iters: int = 400) -> float:
-    """Minimise a smooth (here: convex) loss with L-BFGS and a strong-Wolfe line search; return the final loss.
-
-    A solver for the convex instances of the theorems (a fixed body, free embeddings), not a training: the models
-    that are trained go through :func:`tiedemb.train.loop.fit`.
-    """
-    opt = torch.optim.LBFGS(params, lr=1, max_iter=iters, tolerance_grad=1e-13, tolerance_change=1e-16,
-                            history_size=50, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        return loss
-
-    for _ in range(20):  # restart L-BFGS's memory until the gradient vanishes (ill-conditioned problems need it)
-        opt.step(closure)
-        if max(float(p.grad.abs().max()) for p in params) < 1e-11:
-            break
-    with torch.no_grad():
-        return float(loss_fn())
-
+from ..train.loop import minimize
 
 # --------------------------------------------------------------------------------------------------------------------
 # B-L1
@@ -53,7 +30,7 @@ def ce_minimiser(p: np.ndarray, gen: torch.Generator) -> np.ndarray:
     target = torch.as_tensor(p, dtype=DTYPE)
     z = torch.randn(target.shape, generator=gen, dtype=DTYPE).requires_grad_(True)
     w = torch.ones(target.shape[0], dtype=DTYPE) / target.shape[0]
-    _lbfgs([z], lambda: expected_ce(z, target, w))
+    minimize([z], lambda: expected_ce(z, target, w))
     return torch.softmax(z.detach(), -1).numpy()
 
 
@@ -65,7 +42,7 @@ def fit_output_embeddings(hidden: torch.Tensor, p: torch.Tensor, emb_out: torch.
     """The optimal output embedding for fixed representations ``hidden`` (n, d), from the start ``emb_out``."""
     e = emb_out.clone().requires_grad_(True)
     w = torch.ones(hidden.shape[0], dtype=DTYPE) / hidden.shape[0]
-    loss = _lbfgs([e], lambda: expected_ce(hidden @ e.T, p, w))
+    loss = minimize([e], lambda: expected_ce(hidden @ e.T, p, w))
     return e.detach(), loss
 
 
@@ -147,7 +124,7 @@ def _fit_slot(start: torch.Tensor, offsets: torch.Tensor, body: torch.Tensor, ou
               w: torch.Tensor) -> tuple[torch.Tensor, float]:
     """The optimal slot embedding e of the linear-slot model softmax(E_out (A e + c_ρ)) for p, from ``start``."""
     e = start.clone().requires_grad_(True)
-    loss = _lbfgs([e], lambda: expected_ce((offsets + body @ e) @ out.T, p, w))
+    loss = minimize([e], lambda: expected_ce((offsets + body @ e) @ out.T, p, w))
     return e.detach(), loss
 
 

@@ -17,7 +17,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,30 @@ def build_optimizer(params: Iterable[torch.Tensor], spec: OptimSpec
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     return opt, sched
+
+
+def minimize(params: list[torch.Tensor], loss_fn: Callable[[], torch.Tensor], iters: int = 400) -> float:
+    """Minimise a smooth (here: convex) loss of ``params`` with L-BFGS and a strong-Wolfe line search, restarting its
+    memory until the gradient vanishes; return the final loss.
+
+    A solver for the convex instances of the theorems (a fixed body, free embeddings), not a training: models that
+    are trained go through :func:`fit`. Kept here so that every optimiser of the package is built in this module.
+    """
+    opt = torch.optim.LBFGS(params, lr=1, max_iter=iters, tolerance_grad=1e-13, tolerance_change=1e-16,
+                            history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    for _ in range(20):  # restart L-BFGS's memory until the gradient vanishes (ill-conditioned problems need it)
+        opt.step(closure)
+        if max(float(p.grad.abs().max()) for p in params) < 1e-11:
+            break
+    with torch.no_grad():
+        return float(loss_fn())
 
 
 class Task:
