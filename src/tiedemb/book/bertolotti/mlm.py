@@ -1,3 +1,126 @@
-"""Prose values of the bertolotti/mlm chapter (see :mod:`tiedemb.book`)."""
+"""Prose values of the bertolotti/mlm chapter (see :mod:`tiedemb.book`): the words and rounded numbers its sentences
+need, decided by the numbers so that every sentence stays true whatever a run gives.
+
+Numbers that the chapter shows as they are come from the metrics by their dotted paths (``distances.dh.in``); this
+module adds the config values, the book's criteria, and the words (``closer``, ``higher``, ``met``) that compare
+numbers.
+"""
 
 from __future__ import annotations
+
+import math
+
+from ...claims import UNTESTABLE
+from ...experiments.bertolotti.mlm import (
+    APART,
+    CLOSE,
+    LAST_PART,
+    MODELS,
+    PLATEAU,
+    VARIANTS,
+    MLMTwinsConfig,
+    loss_drop,
+)
+from ...results import Result
+from .. import prose
+
+EMBEDDINGS = {"in": "untied input", "out": "untied output", "tied": "tied"}
+VARIANT_WORDS = {"dh": "✓DH", "ndh": "✗DH"}
+
+
+def _names(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``; ``none`` when empty."""
+    if not items:
+        return "none"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _where(items: list[str], total: int, *, some: str, every: str, none: str) -> str:
+    """``every`` when all ``total`` embeddings are listed, ``none`` when none is, else ``some`` followed by their
+    names ("in the untied output embedding only")."""
+    if len(items) == total:
+        return every
+    if not items:
+        return none
+    return f"{some} the {_names(items)} embedding{'s' if len(items) > 1 else ''} only"
+
+
+def _config_words(cfg: dict) -> dict[str, str]:
+    t = {f"cfg_{k}": (f"{cfg[k]:g}" if isinstance(cfg[k], float) else str(cfg[k]))
+         for k in ("d_model", "n_layers", "n_heads", "d_ff", "batch_size", "seq_len", "lr", "weight_decay",
+                   "init_std", "vocab_size", "swap", "swap_ndh", "n_twins", "n_random_pairs", "diagnose_window")}
+    t["cfg_steps"] = f"{cfg['steps']:,}"
+    t["cfg_seeds"] = _names([str(s) for s in cfg["seeds"]])
+    t["cfg_n_seeds"] = "one seed" if len(cfg["seeds"]) == 1 else f"{len(cfg['seeds'])} seeds"
+    t["cfg_cosine"] = ("one cosine decay" if not cfg["t_max"] or cfg["t_max"] >= cfg["steps"]
+                       else f"cosine period {cfg['t_max']:,}")
+    return t
+
+
+def _plateau_words(result: Result) -> dict[str, str]:
+    start, end, drops = loss_drop(result.metrics)
+    listed = [f"{drops[v][m]:.1%} ({VARIANT_WORDS[v]} {m})" for v in VARIANTS for m in MODELS]
+    still = [f"{VARIANT_WORDS[v]} {m}" for v in VARIANTS for m in MODELS if drops[v][m] >= PLATEAU]
+    untestable = [c.label for c in result.claims if c.verdict == UNTESTABLE]
+    if still:
+        they = "it" if len(still) == 1 else "they"
+        outcome = (f"the loss of the {_names(still)} model{'s' if len(still) > 1 else ''} still fell by "
+                   f"{PLATEAU:.0%} or more: by this criterion {they} had not been trained to a plateau")
+    else:
+        outcome = (f"every model's loss fell by less than {PLATEAU:.0%}: by this criterion every model was trained "
+                   f"to a plateau")
+    scored = ("so the claims are scored on the numbers" if not untestable
+              else f"so {_names(untestable)} {'is' if len(untestable) == 1 else 'are'} not testable at this scale")
+    return {"plateau": f"{PLATEAU:.0%}", "last_part": "quarter" if LAST_PART == 0.25 else f"{LAST_PART:.0%}",
+            "plateau_window": f"steps {start:,}–{end:,}", "loss_drops": _names(listed),
+            "plateau_outcome": f"{outcome}, {scored}"}
+
+
+@prose("mlm-twins")
+def mlm_twins_prose(result: Result) -> dict[str, str]:
+    """Words and rounded numbers of the MLM twins chapter."""
+    cfg, m = result.config, result.metrics
+    words = m["corpus"]["twinned_words"]
+    ratio, apart, acc = m["ratio_to_random"], m["ndh_over_dh"], m["valid_accuracy"]
+    t = _config_words(cfg) | _plateau_words(result)
+    t |= {"top10": ", ".join(words[:10]), "last10": ", ".join(words[-10:]), "close": f"{CLOSE:g}",
+          "apart": f"{APART:g}"}
+    # ✓DH twins against random pairs, ✗DH twins against ✓DH twins
+    closer = [EMBEDDINGS[e] for e in EMBEDDINGS if ratio["dh"][e] < 1]
+    t["dh_vs_random"] = _where(closer, 3, some="closer than the random pairs in",
+                               every="closer than the random pairs in all three embeddings",
+                               none="no closer than the random pairs in any embedding")
+    close = [EMBEDDINGS[e] for e in EMBEDDINGS if ratio["dh"][e] <= CLOSE]
+    t["dh_close"] = _where(close, 3, some="close in", every="close in all three embeddings",
+                           none="close in none of the three embeddings")
+    farther = [EMBEDDINGS[e] for e in ("out", "tied") if apart[e] > 1]
+    t["ndh_vs_dh"] = _where(farther, 2, some="farther apart than the ✓DH twins in",
+                            every="farther apart than the ✓DH twins in both the untied output and the tied embedding",
+                            none="no farther apart than the ✓DH twins in the untied output or the tied embedding")
+    # tied against untied accuracy
+    diffs = {v: acc[v]["tied"] - acc[v]["untied"] for v in VARIANTS}
+    t["acc_tied_vs_untied"] = " and ".join(
+        f"{'higher' if d > 0 else 'lower' if d < 0 else 'the same'} with {VARIANT_WORDS[v]} twins ({d:+.3f})"
+        for v, d in diffs.items())
+    # the diagnostic: does the majority of each kind of pair land in the case its construction implies?
+    d = m["diagnosis"]
+    t["diag_pairs_rand"] = str(sum(d["dh"]["rand"].values()))
+    expected = {"✓DH twins pass both tests": (d["dh"]["twin"], "both"),
+                "✗DH twins pass ≡ only": (d["ndh"]["twin"], "sem_only"),
+                "random pairs pass neither": (d["dh"]["rand"], "neither")}
+    hits = [k for k, (counts, case) in expected.items() if 2 * counts[case] > sum(counts.values())]
+    if len(hits) == len(expected):
+        t["diag_separates"] = f"tells the three kinds of pairs apart from the text (most {_names(hits)})"
+    elif hits:
+        t["diag_separates"] = (f"does not tell all three kinds of pairs apart from the text (a majority lands in the "
+                               f"case its construction implies only where {_names(hits)})")
+    else:
+        t["diag_separates"] = ("does not tell the kinds of pairs apart from the text (for no kind does a majority "
+                               "land in the case its construction implies)")
+    # the authors' initial scale: rows N(0, σ² I_d) start about σ √(2d) apart
+    paper = MLMTwinsConfig.paper()
+    t["paper_init_std"] = f"{paper.init_std:g}"
+    t["paper_d_model"] = str(paper.d_model)
+    t["paper_init_distance"] = f"{paper.init_std * math.sqrt(2 * paper.d_model):.1f}"
+    t["init_distance"] = f"{cfg['init_std'] * math.sqrt(2 * cfg['d_model']):.2f}"
+    return t

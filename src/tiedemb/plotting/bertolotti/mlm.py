@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ...results import Result
-from .. import COLORS, axes_or_new, band, figure
+from .. import COLORS, axes_or_new, band, figure, new_figure
 
 PANELS = (("untied", "in", "✗ weight tying (input embeddings)"),
           ("untied", "out", "✗ weight tying (output embeddings)"),
@@ -16,10 +15,15 @@ VARIANT_TITLES = {"dh": "✓DH twins (swap 0.5)", "ndh": "✗DH twins (swap 0.1)
 TWIN_COLOR, RANDOM_COLOR = "#7570b3", "#666666"
 
 
-def _detached(fig: Figure) -> Figure:
-    """Close ``fig`` in pyplot so that a notebook shows it once (as the cell's value), under nbval as in a kernel."""
-    plt.close(fig)
-    return fig
+def _panels(ax, nrows: int, ncols: int, size: tuple[float, float], **kw) -> tuple[Figure, np.ndarray]:
+    """A new figure of ``nrows`` × ``ncols`` panels (:func:`new_figure`), or the given axes (as many), as a grid."""
+    if ax is None:
+        fig, axes = new_figure(size, nrows, ncols, squeeze=False, **kw)
+        return fig, axes
+    axes = np.asarray(ax, dtype=object).ravel()
+    if len(axes) != nrows * ncols:
+        raise ValueError(f"this figure draws {nrows * ncols} panels; got {len(axes)} axes")
+    return axes[0].figure, axes.reshape(nrows, ncols)
 
 
 def _pairs_band(ax, step: np.ndarray, runs: np.ndarray, *, color: str, label: str) -> None:
@@ -28,9 +32,8 @@ def _pairs_band(ax, step: np.ndarray, runs: np.ndarray, *, color: str, label: st
     band(ax, step, per_pair, color=color, label=label)
 
 
-def _distance_grid(result: Result, variants: tuple[str, ...]) -> Figure:
-    fig, axes = plt.subplots(len(variants), 3, figsize=(9.6, 2.9 * len(variants)), layout="constrained",
-                             sharey=True, squeeze=False)
+def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure:
+    fig, axes = _panels(ax, len(variants), 3, (9.6, 2.9 * len(variants)), sharey=True)
     step = result.arrays["step"]
     top = max(float(result.arrays[f"{v}_{m}_{k}_{r}"].mean(axis=(0, 2)).max())
               for v in variants for m, r, _ in PANELS for k in ("twin", "rand"))
@@ -48,25 +51,32 @@ def _distance_grid(result: Result, variants: tuple[str, ...]) -> Figure:
             if col == 0:
                 ax.set_ylabel("Euclidean distance")
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    return _detached(fig)
+    return fig
 
 
 @figure("mlm-twins")
 def plot_twin_distances(result: Result, ax=None) -> Figure:
-    """Twin pairs vs random pairs of common words along training: untied input, untied output, tied (✓DH twins)."""
-    return _distance_grid(result, ("dh",))
+    """Twin pairs vs random pairs of common words along training: untied input, untied output, tied (✓DH twins).
+
+    Args:
+        ax: None, or 3 axes to draw into.
+    """
+    return _distance_grid(result, ("dh",), ax)
 
 
 @figure("mlm-twins")
 def plot_twin_distances_ndh(result: Result, ax=None) -> Figure:
-    """The same three panels for ✓DH twins (swap 0.5, top) and ✗DH twins (swap 0.1, bottom)."""
-    return _distance_grid(result, ("dh", "ndh"))
+    """The same three panels for ✓DH twins (swap 0.5, top) and ✗DH twins (swap 0.1, bottom).
+
+    Args:
+        ax: None, or 6 axes to draw into (row by row).
+    """
+    return _distance_grid(result, ("dh", "ndh"), ax)
 
 
 @figure("mlm-twins")
 def plot_twin_ratio(result: Result, ax=None) -> Figure:
     """Mean twin distance divided by mean random-pair distance along training, for each embedding and variant."""
-    own = ax is None
     fig, ax = axes_or_new(ax, (6.4, 3.4))
     step = result.arrays["step"]
     colors = {"untied_in": COLORS["in"], "untied_out": COLORS["out"], "tied_in": COLORS["tied"]}
@@ -82,13 +92,18 @@ def plot_twin_ratio(result: Result, ax=None) -> Figure:
     ax.set_ylabel("twin distance / random-pair distance")
     ax.set_title("Twins relative to random pairs (1 = no closer than random)")
     ax.legend(fontsize=7, ncol=2)
-    return _detached(fig) if own else fig
+    return fig
 
 
 @figure("mlm-twins")
 def plot_accuracy_loss(result: Result, ax=None) -> Figure:
-    """Masked-token validation accuracy and loss along training, tied vs untied, for both variants."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.2), layout="constrained")
+    """Masked-token validation accuracy and loss along training, tied vs untied, for both variants.
+
+    Args:
+        ax: None, or 2 axes to draw into (accuracy, loss).
+    """
+    fig, grid = _panels(ax, 1, 2, (9.6, 3.2))
+    axes = grid[0]
     step = result.arrays["step"]
     for v, ls in (("dh", "-"), ("ndh", "--")):
         for model, color in (("untied", COLORS["in"]), ("tied", COLORS["tied"])):
@@ -101,15 +116,20 @@ def plot_accuracy_loss(result: Result, ax=None) -> Figure:
         a.set_xlabel("training step")
         a.set_title(title)
     axes[0].legend(fontsize=7)
-    return _detached(fig)
+    return fig
 
 
 @figure("mlm-twins")
 def plot_diagnosis(result: Result, ax=None) -> Figure:
     """The diagnostic before training beside the trained untied embeddings: for every pair, how far its divergence
     lies above the permutation null (x) and how far apart its rows end (y); D∼ with the output embedding, D≡ with the
-    input embedding."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    input embedding.
+
+    Args:
+        ax: None, or 2 axes to draw into (D∼, D≡).
+    """
+    fig, grid = _panels(ax, 1, 2, (9.6, 3.6))
+    axes = grid[0]
     sets = (("dh", "twin", TWIN_COLOR, "o", "✓DH twins (swap 0.5)"),
             ("ndh", "twin", "#d95f02", "s", "✗DH twins (swap 0.1)"),
             ("dh", "rand", RANDOM_COLOR, "^", "random pairs of common words"))
@@ -123,4 +143,4 @@ def plot_diagnosis(result: Result, ax=None) -> Figure:
         a.set_ylabel(f"final distance, untied {'output' if role == 'out' else 'input'} embedding")
         a.set_title(f"{name} against the {'output' if role == 'out' else 'input'} embedding", fontsize=10)
     axes[0].legend(fontsize=7)
-    return _detached(fig)
+    return fig
