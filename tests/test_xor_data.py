@@ -63,3 +63,21 @@ def test_bad_language_raises():
         XorLanguage(zero_dst=(-1.0, 2.0))
     with pytest.raises(ValueError, match="allowed: main, ndh, ydh"):
         XorLanguage.setting("nope")
+
+
+@pytest.mark.parametrize("setting", ["main", "ndh", "ydh"])
+def test_marginal_and_bayes_accuracy_match_the_sampler(setting):
+    """The two levels of the learned-task criterion, against the frequencies of the symbols the sampler draws: the
+    marginal level is the frequency of the most frequent masked symbol; the Bayes level that of the most frequent
+    symbol of the masked bit's value, which a model that reads the other bits and the parity can know."""
+    lang = XorLanguage.setting(setting)
+    gen = torch.Generator().manual_seed(2)
+    masked = []
+    for _ in range(400):
+        _, targets, pos = lang.sample("train", gen)
+        masked.append(targets[torch.arange(len(pos)), pos])
+    masked = torch.cat(masked)
+    counts = torch.bincount(masked, minlength=lang.vocab_size).double()
+    assert float(counts.max() / counts.sum()) == pytest.approx(lang.marginal_accuracy(), abs=0.01)
+    best_zero, best_one = counts[:lang.n_zero].max(), counts[lang.n_zero:lang.even].max()
+    assert float((best_zero + best_one) / counts.sum()) == pytest.approx(lang.bayes_accuracy(), abs=0.01)

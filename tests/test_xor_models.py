@@ -3,8 +3,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from tiedemb.data.xor import XorLanguage
+from tiedemb.experiments.bertolotti.xor import CONFIGS
 from tiedemb.models import count_parameters, is_tied
 from tiedemb.models.xor import BodySpec, XorEnsemble, build_model
 
@@ -31,10 +33,24 @@ def test_plain_model_shapes_tying_and_counts(body, tied):
     assert m.emb_out.bias is None  # logits = h · E_outᵀ, no bias
 
 
-def test_small_transformer_size_matches_the_dossier():
-    m = build_model(7, 8, BodySpec("transformer", 4, 1, 1, 4), tied=False, seed=0)
-    assert count_parameters(m) - 2 * 7 * 4 == 136 and count_parameters(build_model(
-        7, 8, BodySpec("transformer", 4, 1, 1, 4), tied=True, seed=0)) == 136 + 28
+@pytest.mark.parametrize("name", ["xor-transformer-small", "xor-transformer-medium"])
+def test_paper_transformer_configs_build_the_authors_layers(name):
+    """At paper scale the body is the authors' ``nn.TransformerEncoderLayer(d, 1, ff)`` stack (GELU, dropout 0,
+    batch first, post-LN), with N(0, 1) embeddings of 7 symbols, the output matrix counted once when tied."""
+    cfg = CONFIGS[name].paper()
+    lang = cfg.language
+    authors = nn.TransformerEncoderLayer(cfg.d_model, 1, cfg.d_ff, dropout=0.0, activation="gelu", batch_first=True)
+    body = cfg.n_layers * count_parameters(authors)
+    for tied in (False, True):
+        m = build_model(lang.vocab_size, lang.seq_len, cfg.body, tied=tied, seed=0)
+        assert count_parameters(m) == body + lang.vocab_size * cfg.d_model * (1 if tied else 2)
+        assert count_parameters(m.encoder) == body
+        assert count_parameters(m) == m.analytic_parameter_count()
+    # the same function as the authors' layer with the same weights
+    layer = build_model(lang.vocab_size, lang.seq_len, cfg.body, tied=False, seed=0).encoder.layers[0]
+    authors.load_state_dict(layer.state_dict())
+    x = torch.randn(3, lang.seq_len, cfg.d_model, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(layer(x), authors(x))
 
 
 @pytest.mark.parametrize("body", BODIES, ids=lambda b: f"{b.arch}-d{b.d_model}-L{b.n_layers}")

@@ -1,3 +1,95 @@
-"""Prose values of the bertolotti/xor chapter (see :mod:`tiedemb.book`)."""
+"""Prose values of the bertolotti/xor chapter (see :mod:`tiedemb.book`): the words and rounded numbers its sentences
+need, decided by the numbers so that every sentence stays true whatever a run gives."""
 
 from __future__ import annotations
+
+from ...experiments.bertolotti.xor import (
+    CONFIGS,
+    LARGE_RATIO,
+    SMALL_RATIO,
+    embedding_pattern,
+    finals,
+    learned_threshold,
+    other_bodies_status,
+    pairs_of,
+    task_learned,
+)
+from ...results import Result
+from .. import prose
+
+MATRIX_WORDS = {"in": "input", "out": "output", "tied": "tied"}
+
+
+def _names(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``; ``none`` when empty."""
+    if not items:
+        return "none"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _mean(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.2f}" if values else "–"
+
+
+@prose(*CONFIGS)
+def xor_prose(result: Result) -> dict[str, str]:
+    """Words and rounded numbers for one XOR configuration (quick or paper scale)."""
+    cfg, m = result.config, result.metrics
+    setting = cfg["setting"]
+    f = finals(m)
+    pattern = embedding_pattern(setting, f)
+    threshold = learned_threshold(m)
+    acc = m["acc"]
+    untied_seeds, tied_seeds = acc["untied"]["per_seed"], acc["tied"]["per_seed"]
+    t: dict[str, str] = {
+        "seeds": str(len(cfg["seeds"])), "steps": f"{cfg['steps']:,}", "n_bits": str(cfg["n_bits"]),
+        "d_model": str(cfg["d_model"]), "d_ff": str(cfg["d_ff"]), "lr": f"{cfg['lr']:g}",
+        "weight_decay": f"{cfg['weight_decay']:g}",
+        "learned_threshold": f"{threshold:.3f}",
+        "task_learned": "learned" if task_learned(m) else "not learned",
+        "n_stuck_untied": str(sum(x <= threshold for x in untied_seeds)),
+        "n_stuck_tied": str(sum(x <= threshold for x in tied_seeds)),
+        "tied_vs_untied": "below" if acc["tied"]["final"] < acc["untied"]["final"] else "at or above",
+        "n_tied_above_untied": str(sum(b > a for a, b in zip(untied_seeds, tied_seeds, strict=True))),
+        "out23_vs_in23": "further apart" if f["out23"] > f["in23"] else "no further apart",
+        "min_distance": f"{min(f.values()):.2f}",
+        "max_initial_distance": f"{max(d['initial'] for d in m['dist'].values()):.2f}",
+        "in_pairs_vs_control": "both end below" if pattern["input_collapse"] else "do not both end below",
+        "tied23_speed": "collapses faster" if m["dist"]["tied23"]["auc"] < m["dist"]["out23"]["auc"]
+        else "does not collapse faster",
+        "small_ratio": f"{SMALL_RATIO:g}", "large_ratio": f"{LARGE_RATIO:g}",
+    }
+    for matrix, key in (("out", "output"), ("tied", "tied")):
+        if f"{key}_dh_collapses" in pattern:
+            t[f"{matrix}23_vs_control"] = "is below" if pattern[f"{key}_dh_collapses"] else "is not below"
+        if setting == "main":
+            t[f"{matrix}01_vs_23"] = "is more than" if pattern[f"{key}_ndh_apart"] else "is not more than"
+    # Which tracked pairs end below SMALL_RATIO × the control pair of their matrix ("collapse"), and where (2,3) does.
+    collapsed = [f"({p[0]},{p[1]}) {MATRIX_WORDS[mx]}" for mx in MATRIX_WORDS for p in pairs_of(setting)
+                 if p != "control" and f[f"{mx}{p}"] < SMALL_RATIO * f[f"{mx}control"]]
+    t["collapsed_pairs"] = _names(collapsed)
+    where = [MATRIX_WORDS[mx] for mx in MATRIX_WORDS if f[f"{mx}23"] < SMALL_RATIO * f[f"{mx}control"]]
+    t["pair23_collapses_in"] = (f"in the {_names(where)} matri{'x' if len(where) == 1 else 'ces'}" if where
+                                else "in none of the three matrices")
+    t["out23_change"] = "shrinks" if f["out23"] < m["dist"]["out23"]["initial"] else "does not shrink"
+    # The tied seeds that stay at or below the half-way mark, and their tied (2,3) distance against the others'.
+    stuck = [i for i, x in enumerate(tied_seeds) if x <= threshold]
+    tied23 = m["dist"]["tied23"]["per_seed"]
+    t["stuck_tied_seeds"] = _names([str(cfg["seeds"][i]) for i in stuck])
+    t["tied23_stuck"] = _mean([tied23[i] for i in stuck])
+    t["tied23_learned"] = _mean([tied23[i] for i in range(len(tied23)) if i not in stuck])
+    return t
+
+
+@prose("xor-other-bodies")
+def other_bodies_prose(result: Result) -> dict[str, str]:
+    """Counts and names for B-E7's paragraph."""
+    status = other_bodies_status(result.metrics)
+    learned = [n for n, s in status.items() if s["learned"]]
+    short = {n: n.removeprefix("xor-") for n in status}
+    return {
+        "n_configs": str(len(status)), "n_learned": str(len(learned)),
+        "n_pattern": str(sum(status[n]["pattern"] for n in learned)),
+        "not_learned": _names([short[n] for n in status if n not in learned]),
+        "pattern_fails": _names([short[n] for n in learned if not status[n]["pattern"]]),
+    }

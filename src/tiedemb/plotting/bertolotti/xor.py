@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...experiments.bertolotti.xor import CONFIGS, dh_label, pairs_of
+from ...experiments.bertolotti.xor import CONFIGS, dh_label, other_bodies_status, pairs_of
 from ...results import Result
-from .. import COLORS, band, figure
+from .. import COLORS, axes_or_new, band, figure, new_figure
 
 PAIR_COLORS = {"01": "#c0392b", "23": "#2471a3", "control": COLORS["control"]}
 VARIANT_COLORS = {"untied": "#1b9e77", "tied": "#7570b3"}
 PANEL_TITLES = {"in": "✗ weight tying (input embeddings)", "out": "✗ weight tying (output embeddings)",
                 "tied": "✓ weight tying"}
-
-
-def _single(ax, size):
-    """A new figure with one axes, or the given axes and its figure.
-
-    Figures are released from pyplot as soon as they are made, so a notebook shows each one once (as the cell's
-    value), not a second time through the inline backend's end-of-cell display.
-    """
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = plt.subplots(figsize=size, layout="constrained")
-    plt.close(fig)
-    return fig, ax
 
 
 def _pair_color(setting: str, pair: str) -> str:
@@ -37,7 +23,7 @@ def _pair_color(setting: str, pair: str) -> str:
 
 def plot_accuracy(result: Result, ax=None) -> Figure:
     """Accuracy at the masked position, untied vs tied (mean and 95% band over seeds), with the Bayes line."""
-    fig, ax = _single(ax, (4.2, 3.2))
+    fig, ax = axes_or_new(ax, (4.2, 3.2))
     step = result.arrays["eval_step"]
     for v, label in (("untied", "✗ weight tying"), ("tied", "✓ weight tying")):
         band(ax, step, result.arrays[f"acc_{v}"], color=VARIANT_COLORS[v], label=label)
@@ -55,7 +41,7 @@ def plot_accuracy(result: Result, ax=None) -> Figure:
 
 def plot_distances(result: Result, matrix: str, ax=None) -> Figure:
     """Distance between the two embeddings of each pair in one matrix (``in``, ``out`` or ``tied``) over training."""
-    fig, ax = _single(ax, (4.2, 3.2))
+    fig, ax = axes_or_new(ax, (4.2, 3.2))
     setting = result.config["setting"]
     step = result.arrays["record_step"]
     d = result.arrays[f"dist_{matrix}"]  # (seeds, T, V, V)
@@ -77,8 +63,7 @@ def plot_xor_panels(result: Result, ax=None) -> Figure:
         ax: None, or a sequence of 4 axes to draw into.
     """
     if ax is None:
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), layout="constrained")
-        plt.close(fig)  # shown once, as the return value
+        fig, axes = new_figure((15, 3.4), 1, 4)
     else:
         axes = np.asarray(ax).ravel()
         if len(axes) != 4:
@@ -101,17 +86,20 @@ for _name in CONFIGS:
 
 @figure("xor-other-bodies")
 def plot_other_bodies(result: Result, ax=None) -> Figure:
-    """Final distances of the pairs (0,1) and (2,3) in the untied output and tied matrices, per configuration."""
-    fig, ax = _single(ax, (7, 3.2))
+    """Final distances of the pairs (0,1) and (2,3) in the untied output and tied matrices, per configuration; a
+    configuration whose untied models did not learn the task (not scored by B-E7) is marked under its name."""
+    fig, ax = axes_or_new(ax, (7, 3.2))
     rows = result.metrics["per_config"]
-    keys = [("d_out01", "output (0,1) ✗DH", "#c0392b", ""), ("d_out23", "output (2,3) ✓DH", "#2471a3", ""),
-            ("d_tied01", "tied (0,1) ✗DH", "#c0392b", "//"), ("d_tied23", "tied (2,3) ✓DH", "#2471a3", "//")]
+    status = other_bodies_status(result.metrics)
+    keys = [("out01", "output (0,1) ✗DH", "#c0392b", ""), ("out23", "output (2,3) ✓DH", "#2471a3", ""),
+            ("tied01", "tied (0,1) ✗DH", "#c0392b", "//"), ("tied23", "tied (2,3) ✓DH", "#2471a3", "//")]
     x = np.arange(len(rows))
     width = 0.2
     for i, (key, label, color, hatch) in enumerate(keys):
-        ax.bar(x + (i - 1.5) * width, [r[key] for r in rows.values()], width, label=label, color=color,
+        ax.bar(x + (i - 1.5) * width, [r["dist"][key] for r in rows.values()], width, label=label, color=color,
                hatch=hatch, alpha=0.8 if hatch else 1.0, edgecolor="white")
-    ax.set_xticks(x, [n.removeprefix("xor-") for n in rows])
+    ticks = [n.removeprefix("xor-") + ("" if status[n]["learned"] else "\n(task not learned)") for n in rows]
+    ax.set_xticks(x, ticks)
     ax.set_ylabel("final distance")
     ax.set_title("Other bodies: final pair distances")
     ax.legend(fontsize=7, ncols=2)
