@@ -9,6 +9,7 @@ from tiedemb.models import (
     tie_embeddings,
     untie_embeddings,
 )
+from tiedemb.train.loop import OptimSpec, build_optimizer
 
 MODELS = [
     lambda tied: LSTMLanguageModel(30, 8, 2, tied=tied),
@@ -21,7 +22,7 @@ def test_tied_models_share_one_parameter(make):
     model = make(True)
     assert is_tied(model)
     assert model.emb_out.weight.data_ptr() == model.emb_in.weight.data_ptr()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt, _ = build_optimizer(model.parameters(), OptimSpec("sgd", lr=0.1))  # the package's one optimiser builder
     n_in_optimizer = sum(p.numel() for g in opt.param_groups for p in g["params"])
     assert n_in_optimizer == count_parameters(model)
     assert not is_tied(make(False))

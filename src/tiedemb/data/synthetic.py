@@ -8,7 +8,7 @@ one group are similar, and the overall word frequencies are Zipfian.
 
 Ground-truth similarity: 2 for synonyms, 1 for words of the same group, 0 otherwise.
 
-Paper: press2017 (the dossier's offline plan, §4.1).
+Paper: press2017 (a stand-in for the Penn Treebank, which the paper trains on and which no offline package ships).
 """
 
 from __future__ import annotations

@@ -1,6 +1,4 @@
-"""Numerical checks of the papers' theorems.
-
-Gradient chapter (press2017, Sec. 3; bertolotti2024, gradient view):
+"""Numerical checks of Press & Wolf's gradient facts (press2017, Sec. 3, Eqs. 1-4; bertolotti2024, gradient view).
 
 - :func:`role_gradients` splits the gradient of a tied matrix into its input-path and output-path parts by
   differentiating an untied twin with the same weights (the tied-gradient theorem: tied = input + output).
@@ -18,12 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.tying import is_tied, untie_embeddings
-
-
-def lm_loss(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy over every position. tokens, targets: (batch, seq)."""
-    logits = model(tokens)  # (batch, seq, vocab)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+from ..train.lm import lm_cross_entropy
 
 
 @dataclass
@@ -47,13 +40,13 @@ def role_gradients(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor
     if not is_tied(model):
         raise ValueError("role_gradients needs a tied model (emb_in and emb_out sharing one parameter)")
     model.zero_grad(set_to_none=True)
-    lm_loss(model, tokens, targets).backward()
+    lm_cross_entropy(model, tokens, targets).backward()
     tied = model.emb_in.weight.grad.detach().clone()
     model.zero_grad(set_to_none=True)
 
     twin = untie_embeddings(model)
     twin.zero_grad(set_to_none=True)
-    lm_loss(twin, tokens, targets).backward()
+    lm_cross_entropy(twin, tokens, targets).backward()
     with torch.no_grad():
         h = twin.hidden(tokens).reshape(-1, twin.d_model)
         q = torch.softmax(twin.emb_out(h), dim=-1)

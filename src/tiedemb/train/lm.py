@@ -1,17 +1,27 @@
-"""Plain-SGD training of next-token language models on a token stream.
+"""Next-token language models trained on a token stream, through :func:`~tiedemb.train.loop.fit`.
 
-Plain SGD (no momentum) keeps the gradient-sparsity facts of press2017 visible: a row that gets no gradient does not
-move (Adam's momentum would keep moving it).
+The stream is cut into ``batch_size`` parallel streams (:func:`batchify`) and read in consecutive BPTT windows
+(:func:`windows`), one window per step, epoch after epoch. :class:`StreamTask` trains one or several independent
+language models (an ``nn.ModuleDict``) on the same windows: the loss of a step is the sum of every model's mean
+cross-entropy, so each model receives exactly the gradient it would receive alone, and each is clipped on its own
+(``clip_groups``). With ``OptimSpec(optimizer="sgd", schedule="epoch-decay", ...)`` this is Zaremba et al.'s plain-SGD
+training of Press & Wolf's small models. Plain SGD (no momentum) keeps the gradient-sparsity facts of Press & Wolf
+(2017, Sec. 3) visible: a row that gets no gradient does not move (Adam's momentum would keep moving it).
+
+:func:`perplexity` is the one evaluation of a language model on a token stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .loop import Task
 
 
 def batchify(tokens: np.ndarray, batch_size: int) -> torch.Tensor:
@@ -29,26 +39,11 @@ def windows(streams: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, to
         yield streams[:, start:end], streams[:, start + 1 : end + 1]
 
 
-def lr_at_epoch(lr: float, epoch: int, decay_start: int, decay: float) -> float:
-    """Zaremba's schedule: constant ``lr`` up to ``decay_start``, then multiplied by ``decay`` every epoch."""
-    return lr * decay ** max(0, epoch - decay_start + 1)
-
-
-def sgd_step(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor, lr: float, clip: float,
-             after_backward: Callable[[nn.Module], None] | None = None) -> float:
-    """One plain-SGD step on the mean cross-entropy with global-norm clipping; returns the loss."""
-    model.zero_grad(set_to_none=True)
+def lm_cross_entropy(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor,
+                     reduction: str = "mean") -> torch.Tensor:
+    """Next-token cross-entropy of ``model`` on one window. tokens, targets: (batch, seq)."""
     logits = model(tokens)  # (batch, seq, vocab)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-    loss.backward()
-    if after_backward is not None:
-        after_backward(model)
-    nn.utils.clip_grad_norm_(model.parameters(), clip)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.grad is not None:
-                p.add_(p.grad, alpha=-lr)
-    return loss.item()
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
 
 
 @torch.no_grad()
@@ -57,8 +52,65 @@ def perplexity(model: nn.Module, tokens: np.ndarray, batch_size: int, bptt: int)
     model.eval()
     total, count = 0.0, 0
     for x, y in windows(batchify(tokens, batch_size), bptt):
-        logits = model(x)
-        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+        total += float(lm_cross_entropy(model, x, y, reduction="sum"))
         count += y.numel()
     model.train()
     return float(np.exp(total / count))
+
+
+class StreamTask(Task):
+    """Language models (an ``nn.ModuleDict``) trained side by side on the BPTT windows of one token stream.
+
+    Training lasts ``epochs`` passes over the windows (:attr:`steps` updates); step ``s`` reads window
+    ``s mod steps_per_epoch``. Every model's mean cross-entropy on it is recorded in ``losses[name]`` and their sum
+    is returned. Each model is clipped on its own. After the last step, each model's validation perplexity is
+    recorded in ``valid_ppl`` when validation tokens are given. Subclasses add their own observations (call
+    ``super()`` and extend :meth:`state_dict`).
+
+    Args:
+        names: the models' keys in the ``nn.ModuleDict``.
+        train: the training token stream.
+        batch_size, bptt: parallel streams and window length.
+        epochs: passes over the training stream.
+        valid: validation tokens (optional).
+    """
+
+    def __init__(self, names: tuple[str, ...], train: np.ndarray, batch_size: int, bptt: int, epochs: int,
+                 valid: np.ndarray | None = None) -> None:
+        self.names, self.batch_size, self.bptt, self.valid = names, batch_size, bptt, valid
+        self.windows = list(windows(batchify(train, batch_size), bptt))
+        self.steps = len(self.windows) * epochs
+        self.tokens_per_step = batch_size * bptt * len(names)
+        self.losses: dict[str, list[float]] = {k: [] for k in names}
+        self.valid_ppl: dict[str, float] = {}
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.windows)
+
+    def window(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (input, target) window of update ``step + 1``."""
+        return self.windows[step % len(self.windows)]
+
+    def loss(self, model: nn.ModuleDict, step: int) -> torch.Tensor:
+        x, y = self.window(step)
+        total = None
+        for name in self.names:
+            loss = lm_cross_entropy(model[name], x, y)
+            self.losses[name].append(loss.item())
+            total = loss if total is None else total + loss
+        return total
+
+    def observe(self, model: nn.ModuleDict, step: int) -> None:
+        if step == self.steps and self.valid is not None:
+            self.valid_ppl = {k: perplexity(model[k], self.valid, self.batch_size, self.bptt) for k in self.names}
+
+    def clip_groups(self, model: nn.ModuleDict) -> list[list[torch.Tensor]]:
+        return [list(model[k].parameters()) for k in self.names]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"losses": self.losses, "valid_ppl": self.valid_ppl}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.losses = {k: list(v) for k, v in state["losses"].items()}
+        self.valid_ppl = dict(state["valid_ppl"])

@@ -1,4 +1,4 @@
-"""Figures of the gradient chapter."""
+"""Figures of the gradient chapter (Press & Wolf 2017, Sec. 3). Titles describe what is drawn, never an outcome."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from matplotlib.figure import Figure
 
 from ...results import Result
 from .. import COLORS, LABELS, axes_or_new, band, figure
-
-# --------------------------------------------------------------------------------------------------------------------
-# Gradient chapter
 
 
 @figure("grad-check")
@@ -51,7 +48,7 @@ def plot_update_frequency(result: Result, ax=None) -> Figure:
     ax.set_xscale("log")
     ax.set_xlabel("word frequency in the training text")
     ax.set_ylabel("fraction of steps the row is updated")
-    ax.set_title("Rows updated per minibatch: output role every step, input role only when present")
+    ax.set_title("How often each row gets a gradient")
     ax.legend(fontsize=8, loc="center right", markerscale=3)
     return fig
 
@@ -85,6 +82,6 @@ def plot_trajectory_similarity(result: Result, ax=None) -> Figure:
     ax.set_ylabel("Spearman ρ of pairwise cosines")
     ax.set_ylim(-0.1, 1.0)
     n = result.arrays["snap_rho_tied_out"].shape[0]
-    ax.set_title(f"The tied matrix evolves like the output embedding ({n} seeds, 95% band)")
+    ax.set_title(f"Similarity structure of the tied matrix along training ({n} seeds, 95% band)")
     ax.legend(fontsize=8, loc="center right")
     return fig
