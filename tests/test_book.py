@@ -74,15 +74,15 @@ def test_glue_result_glues_metrics_prose_and_verdicts_once(monkeypatch):
     glued = _capture_glue(monkeypatch)
     unmet = Precondition("the task is learned", "accuracy 0.5", met=False)
     claims = [judge("B-E1", "s", "p", "o", True, unmet), judge("B-E4", "s", "p", "o", False)]
-    result = Result("grad-check", {}, {"a": {"b": 1.5}, "seeds": [1, 2], "timing": {"tokens_per_s": 9.0}}, claims, {})
+    result = Result("x-fake", {}, {"a": {"b": 1.5}, "seeds": [1, 2], "timing": {"tokens_per_s": 9.0}}, claims, {})
     glue_result(result)
-    assert glued["grad-check.a.b"] == (1.5, False)
-    assert glued["grad-check.verdict.B-E1"] == ("not testable at this scale", False)
-    assert glued["grad-check.verdict.B-E4"] == ("does not hold", False)
-    assert "not met (accuracy 0.5)" in glued["grad-check.precondition.B-E1"][0]
-    assert glued["grad-check.precondition.B-E4"][0] == "none"
-    assert not any(k.startswith("grad-check.timing") for k in glued), "run-to-run timings must not be glued"
-    assert "grad-check.seeds" not in glued
+    assert glued["x-fake.a.b"] == (1.5, False)
+    assert glued["x-fake.verdict.B-E1"] == ("not testable at this scale", False)
+    assert glued["x-fake.verdict.B-E4"] == ("does not hold", False)
+    assert "not met (accuracy 0.5)" in glued["x-fake.precondition.B-E1"][0]
+    assert glued["x-fake.precondition.B-E4"][0] == "none"
+    assert not any(k.startswith("x-fake.timing") for k in glued), "run-to-run timings must not be glued"
+    assert "x-fake.seeds" not in glued
     assert not any(".provenance." in k for k in glued), "provenance is glued only when asked (committed results)"
 
 
@@ -91,7 +91,7 @@ def test_glue_prefix_and_provenance_text(monkeypatch):
     from tiedemb.results import code_version
 
     glued = _capture_glue(monkeypatch)
-    result = Result("xor-transformer-small", {}, {"a": 1}, [], {},
+    result = Result("x-fake", {}, {"a": 1}, [], {},
                     {"wall_time_s": 1500.0, "device": "cpu", "git_commit": "0123456789abcdef",
                      "code_version": "0000000000000000"})
     glue_result(result, prefix="xor-paper", provenance=True)

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from .config import ExperimentConfig, cache_dir, results_dirs
-from .results import Result, ResultError
+from .results import Result, ResultError, code_version
 
 
 class ResultMissing(FileNotFoundError):
@@ -34,6 +34,16 @@ def config_key(cfg: ExperimentConfig) -> str:
 def cache_path(cfg: ExperimentConfig, root: Path | None = None) -> Path:
     """The cache folder of this config."""
     return (root or cache_dir()) / cfg.name / cfg.scale / config_key(cfg)
+
+
+def checkpoint_path(cfg: ExperimentConfig, *parts: str, suffix: str = ".pt") -> Path:
+    """Where a long run of ``cfg`` keeps a training checkpoint while it goes on (under the cache folder).
+
+    The name holds the config key and the code version, so that a run resumes only from a checkpoint of the same
+    configuration written by the same code; ``parts`` tell the runs of one experiment apart (a seed, a variant).
+    """
+    name = "-".join([config_key(cfg), code_version(), *map(str, parts)]) + suffix
+    return cache_dir() / "checkpoints" / cfg.name / name
 
 
 def produce_command(cfg: ExperimentConfig) -> str:

@@ -41,7 +41,7 @@ class Experiment:
     chapter: str  # the book page that shows it, e.g. "book/gradients/tied_gradients"
     config_cls: type[ExperimentConfig]
     run: Callable[[ExperimentConfig], Result]  # computes metrics and arrays (its claims are replaced by judge's)
-    judge: Callable[[ExperimentConfig, dict], list[Claim]] | None  # the claims and verdicts from the metrics alone
+    judge: Callable[[ExperimentConfig, dict], list[Claim]]  # the claims and verdicts from the metrics alone
     after: tuple[str, ...] = ()  # experiments whose results this one reads (computed first by `run --all`)
 
 
@@ -58,7 +58,7 @@ def no_claims(cfg: ExperimentConfig, metrics: dict) -> list[Claim]:
 
 
 def register(name: str, *, reproduces: str, chapter: str, config_cls: type[ExperimentConfig],
-             judge: Callable[[ExperimentConfig, dict], list[Claim]] | None = None, after: tuple[str, ...] = ()):
+             judge: Callable[[ExperimentConfig, dict], list[Claim]], after: tuple[str, ...] = ()):
     """Decorator registering ``run(cfg) -> Result`` as experiment ``name``, with ``judge(cfg, metrics) -> claims``
     (:func:`no_claims` for an experiment without claims)."""
     if not _NAME.match(name):
@@ -104,8 +104,7 @@ def compute(cfg: ExperimentConfig) -> Result:
         raise TypeError(f"{cfg.name} expects a {experiment.config_cls.__name__}, got {type(cfg).__name__}")
     start = time.perf_counter()
     result = experiment.run(cfg)
-    if experiment.judge is not None:
-        result.claims = experiment.judge(cfg, result.metrics)
+    result.claims = experiment.judge(cfg, result.metrics)
     result.provenance = provenance(time.perf_counter() - start)
     return result
 
@@ -117,8 +116,7 @@ def rejudge(result: Result, cfg: ExperimentConfig) -> Result:
     labels whose verdict the current code judges differently (a test fails on those for committed results).
     """
     stored = result.claims
-    judge = get(cfg.name).judge
-    result.claims = judge(cfg, result.metrics) if judge is not None else list(stored)
+    result.claims = get(cfg.name).judge(cfg, result.metrics)
     result.stored_claims = stored
     before = {c.label: c.verdict for c in stored}
     result.changed_verdicts = sorted(c.label for c in result.claims if before.get(c.label, c.verdict) != c.verdict)

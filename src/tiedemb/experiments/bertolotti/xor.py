@@ -14,16 +14,15 @@ Paper: bertolotti2024, the XOR figures (code: ``semeqv/problem/xor``, ``Makefile
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ...cache import checkpoint_path
 from ...claims import Claim, Precondition, judge
-from ...config import ConfigError, ExperimentConfig, cache_dir, one_of, positive
+from ...config import ConfigError, ExperimentConfig, one_of, positive
 from ...data.xor import SETTINGS, XorLanguage
 from ...metrics.embeddings import row_distances
 from ...models.xor import ARCHS, BodySpec
@@ -187,11 +186,6 @@ def dh_label(setting: str, pair: str) -> str:
     holds = {"main": {"01": False, "23": True}, "ndh": {"23": False}, "ydh": {"23": True}}[setting][pair]
     a, b = pair
     return f"{'✓' if holds else '✗'}DH: {a} vs {b}"
-
-
-def checkpoint_path(cfg: XorConfig):
-    key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / "checkpoints" / cfg.name / f"{key}.pt"
 
 
 def _ci(values: np.ndarray) -> float:
@@ -487,4 +481,4 @@ def judge_other_bodies(cfg: OtherBodiesConfig, m: dict[str, Any]) -> list[Claim]
 
 
 register("xor-other-bodies", reproduces="Bertolotti & Cazzola (2024) B-F6: the pattern for LSTM and MLP-Mixer",
-         chapter=CHAPTER, config_cls=OtherBodiesConfig, judge=judge_other_bodies)(run_other_bodies)
+         chapter=CHAPTER, config_cls=OtherBodiesConfig, judge=judge_other_bodies, after=OTHER_BODIES)(run_other_bodies)

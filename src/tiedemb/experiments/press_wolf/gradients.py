@@ -18,8 +18,6 @@ the claims from the metrics alone.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...cache import checkpoint_path
 from ...claims import Claim, Precondition, identity, judge
-from ...config import ConfigError, ExperimentConfig, cache_dir, one_of, positive
+from ...config import ConfigError, ExperimentConfig, one_of, positive
 from ...data.synthetic import CorpusSpec, SyntheticCorpus, generate
 from ...metrics.embeddings import pair_cosines, random_pairs, spearman
 from ...models import LSTMLanguageModel, TransformerLanguageModel, count_parameters
@@ -264,12 +263,6 @@ class UpdateRuleConfig(ExperimentConfig):
                    checkpoint_every=1000)
 
 
-def checkpoint_path(cfg: UpdateRuleConfig, seed: int) -> Path:
-    """Where the training of ``seed`` under ``cfg`` checkpoints (in the results cache)."""
-    key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / "checkpoints" / cfg.name / f"{key}-seed{seed}.pt"
-
-
 ROLES = ("in", "out", "tied")
 """The matrices followed along training: untied E_in, untied E_out, tied S."""
 
@@ -453,7 +446,7 @@ def run_update_rule(cfg: UpdateRuleConfig) -> Result:
     # The language and the text are fixed across model seeds (stream 0 of the first seed), as a dataset would be.
     corpus = generate(spec, cfg.train_tokens, cfg.valid_tokens, numpy_rng(cfg.seeds[0], 0))
     pairs = random_pairs(cfg.vocab_size, cfg.n_pairs, numpy_rng(cfg.seeds[0], 3))
-    runs = [train_pair(cfg, seed, corpus, pairs, checkpoint=checkpoint_path(cfg, seed) if cfg.checkpoint_every
+    runs = [train_pair(cfg, seed, corpus, pairs, checkpoint=checkpoint_path(cfg, f"seed{seed}") if cfg.checkpoint_every
                        else None) for seed in cfg.seeds]
 
     freq = corpus.counts("train") / len(corpus.train)
