@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -40,13 +41,16 @@ class Document:
 
 
 def gensim_data_path(name: str) -> Path:
-    """Path of a file in gensim's shipped test data; a clear error if gensim or the file is missing."""
-    try:
-        from gensim.test.utils import datapath
-    except ImportError as err:
+    """Path of a file in gensim's shipped test data; a clear error if gensim or the file is missing.
+
+    The package is found without importing it (importing gensim takes seconds, and a cached corpus needs only the
+    file's bytes); the folder is the one of ``gensim.test.utils.datapath``.
+    """
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
         raise CorpusError("gensim is not installed; it ships the offline Wikipedia sample "
-                          "(pip install gensim==4.4.0)") from err
-    path = Path(datapath(name))
+                          "(pip install gensim==4.4.0)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "test" / "test_data" / name
     if not path.is_file():
         raise CorpusError(f"{name} is not in gensim's test data at {path.parent}")
     return path

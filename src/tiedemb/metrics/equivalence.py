@@ -258,6 +258,72 @@ def _records(corpus: Sequence[Sequence[str]], a: str, b: str, window: int | None
                     int(targets.max()) + 1 if len(targets) else 0, (n_a, n_b))
 
 
+class _Encoded:
+    """A corpus with its symbols as integer ids, built once and shared by every pair estimated from it.
+
+    Ids 0, 1, 2 are :data:`PAD`, :data:`HOLE` and :data:`SLOT` (a corpus symbol spelt like one of them gets its id, as
+    the string contexts of :func:`_context` would treat it).
+    """
+
+    def __init__(self, corpus: Sequence[Sequence[str]]) -> None:
+        ids = {PAD: 0, HOLE: 1, SLOT: 2}
+        self.ids = ids
+        self.flat = np.array([ids.setdefault(s, len(ids)) for seq in corpus for s in seq], dtype=np.int64)  # (N,)
+        lengths = np.array([len(seq) for seq in corpus], dtype=np.int64)
+        self.length = np.repeat(lengths, lengths)  # (N,): the length of each token's sequence
+        starts = np.cumsum(lengths) - lengths
+        self.pos = np.arange(len(self.flat), dtype=np.int64) - np.repeat(starts, lengths)  # (N,): place in sequence
+        self.present = set(np.flatnonzero(np.bincount(self.flat, minlength=len(ids))).tolist())
+
+    def occurs(self, s: str) -> bool:
+        return s in self.ids and self.ids[s] in self.present
+
+    def around(self, at: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The ids at ``at + offset`` within each token's sequence, PAD (0) outside it: (n,), (k,) -> (n, k)."""
+        where = self.pos[at, None] + offsets[None, :]
+        inside = (where >= 0) & (where < self.length[at, None])
+        return np.where(inside, self.flat[np.where(inside, at[:, None] + offsets[None, :], 0)], 0)
+
+
+def _encode_rows(rows: np.ndarray, base: int) -> np.ndarray:
+    """:func:`_encode` of the rows of an integer matrix (n, k) with entries in [0, base): ids by first appearance."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if base ** rows.shape[1] < 2 ** 62:
+        key = rows @ (base ** np.arange(rows.shape[1] - 1, -1, -1, dtype=np.int64))
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+def _records_windowed(enc: _Encoded, a: str, b: str, window: int, causal: bool) -> _Records:
+    """:func:`_records` for a context window, vectorised over the occurrences of the pair: the same records, in the
+    same order, with the same ids."""
+    ia, ib = enc.ids[a], enc.ids[b]
+    occ = np.flatnonzero((enc.flat == ia) | (enc.flat == ib))  # (n_occ,): occurrences in corpus order
+    label = (enc.flat[occ] == ib).astype(np.int64)
+    n_b = int(label.sum())
+    left = np.arange(-window, 0, dtype=np.int64)
+    slots = left if causal else np.concatenate([left, np.arange(1, window + 1, dtype=np.int64)])  # context offsets
+    base = len(enc.ids)
+    # ∼: the context of each occurrence, [left..., HOLE, right...]; HOLE is a constant column, left out of the key
+    cond_group = _encode_rows(enc.around(occ, slots), base)
+    # ≡: every hole j = i + d whose context sees the occurrence i, holes in increasing order per occurrence
+    holes = np.arange(1, window + 1, dtype=np.int64) if causal else slots
+    j = enc.pos[occ, None] + holes[None, :]  # (n_occ, n_holes)
+    valid = (j >= 0) & (j < enc.length[occ, None])
+    rec_occ, rec_hole = np.nonzero(valid)  # row-major: by occurrence, then hole
+    at = occ[rec_occ] + holes[rec_hole]  # the holes' token indices
+    ctx = enc.around(at, slots)  # (n_records, n_slots)
+    ctx[slots[None, :] == -holes[rec_hole, None]] = enc.ids[SLOT]  # the swapped symbol's place in the context
+    targets = _encode_rows(enc.flat[at, None], base)
+    return _Records(cond_group, label, _encode_rows(ctx, base), label[rec_occ], targets, rec_occ.astype(np.int64),
+                    int(targets.max()) + 1 if len(targets) else 0, (len(occ) - n_b, n_b))
+
+
 def _cond_score(group: np.ndarray, label: np.ndarray) -> float:
     if len(group) == 0:
         return float("nan")
@@ -316,17 +382,38 @@ def estimate_pair(corpus: Sequence[Sequence[str]], a: str, b: str, *, window: in
         min_count: fewer occurrences of either symbol than this gives evidence "too few samples".
         rng: the generator of the permutations.
     """
-    if not corpus or not any(len(s) for s in corpus):
-        raise LanguageError("the corpus is empty: give at least one non-empty sequence")
     if a == b:
         raise LanguageError(f"a pair needs two different symbols, got {a!r} twice")
+    return estimate_pairs(corpus, [(a, b)], window=window, causal=causal, permutations=permutations,
+                          min_count=min_count, rng=rng)[0]
+
+
+def estimate_pairs(corpus: Sequence[Sequence[str]], pairs: Iterable[tuple[str, str]], *, window: int | None = None,
+                   causal: bool = False, permutations: int = 19, min_count: int = 20,
+                   rng: np.random.Generator) -> list[PairReport]:
+    """:func:`estimate_pair` for each pair in turn with the one ``rng`` (the same reports as calling it pair by pair),
+    reading the corpus once: with a ``window`` the records of a pair are gathered from its occurrences only."""
+    if not corpus or not any(len(s) for s in corpus):
+        raise LanguageError("the corpus is empty: give at least one non-empty sequence")
     if window is not None and (not isinstance(window, int) or window < 1):
         raise LanguageError(f"window must be a positive integer or None, got {window!r}")
-    vocab = {s for seq in corpus for s in seq}
-    missing = [s for s in (a, b) if s not in vocab]
-    if missing:
-        raise LanguageError(f"symbols {missing} never occur in the corpus")
-    rec = _records(corpus, a, b, window, causal)
+    enc = _Encoded(corpus)
+    reports = []
+    for a, b in pairs:
+        if a == b:
+            raise LanguageError(f"a pair needs two different symbols, got {a!r} twice")
+        missing = [s for s in (a, b) if not enc.occurs(s)]
+        if missing:
+            raise LanguageError(f"symbols {missing} never occur in the corpus")
+        rec = _records(corpus, a, b, window, causal) if window is None else \
+            _records_windowed(enc, a, b, window, causal)
+        reports.append(_report(a, b, rec, permutations, min_count, rng))
+    return reports
+
+
+def _report(a: str, b: str, rec: _Records, permutations: int, min_count: int, rng: np.random.Generator
+            ) -> PairReport:
+    """Scores, permutation nulls and verdicts of a pair from its records."""
     d_cond = _cond_score(rec.cond_group, rec.cond_label)
     cell, cell_group = _sem_cells(rec.sem_group, rec.sem_target)
     d_sem, coverage = _sem_score(rec.sem_group, rec.sem_label, cell, cell_group)

@@ -27,16 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...cache import config_key, produce_command
+from ...cache import checkpoint_path, produce_command
 from ...claims import Claim, Precondition, judge
-from ...config import ConfigError, ExperimentConfig, cache_dir, positive
+from ...config import ConfigError, ExperimentConfig, positive
 from ...data.corpus import SPECIALS, load_corpus
 from ...data.mlm import apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
 from ...metrics.embeddings import spearman
-from ...metrics.equivalence import estimate_pair
+from ...metrics.equivalence import estimate_pairs
 from ...models.mlm import MaskedLanguageModel
 from ...models.tying import count_parameters
-from ...results import Result, code_version
+from ...results import Result
 from ...seeding import numpy_rng, seed_everything
 from ...train.loop import OptimSpec, Stop, save_atomic
 from ...train.mlm import MaskingSpec, MLMTask, TrainLog, optim_spec, train_mlm
@@ -155,7 +155,8 @@ DIAGNOSIS = ("d_sem", "d_sem_null", "d_cond", "d_cond_null", "sem_equiv", "cond_
 
 def diagnose_pairs(sequences: list[list[str]], pairs: np.ndarray, *, window: int, permutations: int, min_count: int,
                    rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The "should I tie?" diagnostic on id pairs of a tokenised corpus, one :class:`PairReport` per pair.
+    """The "should I tie?" diagnostic on id pairs of a tokenised corpus, one :class:`PairReport` per pair (the pairs in
+    turn, with the one ``rng``: :func:`~tiedemb.metrics.equivalence.estimate_pairs`).
 
     Args:
         sequences: the corpus as sequences of token ids written as strings.
@@ -164,8 +165,8 @@ def diagnose_pairs(sequences: list[list[str]], pairs: np.ndarray, *, window: int
         arrays (n_pairs,) named by :data:`DIAGNOSIS`: D≡ and D∼ with the means of their permutation nulls, whether
         each equivalence is accepted, and whether a symbol had too few occurrences to decide (NaN where undefined).
     """
-    reports = [estimate_pair(sequences, str(a), str(b), window=window, permutations=permutations,
-                             min_count=min_count, rng=rng) for a, b in np.asarray(pairs).tolist()]
+    reports = estimate_pairs(sequences, [(str(a), str(b)) for a, b in np.asarray(pairs).tolist()], window=window,
+                             permutations=permutations, min_count=min_count, rng=rng)
     return {
         "d_sem": np.array([r.semantic for r in reports]), "d_sem_null": np.array([r.semantic_null for r in reports]),
         "d_cond": np.array([r.conditional for r in reports]),
@@ -203,7 +204,7 @@ def evaluation_steps(cfg: MLMTwinsConfig) -> list[int]:
 def checkpoint_stem(cfg: MLMTwinsConfig, seed: int, variant: str, kind: str) -> Path:
     """Where one model's training checkpoint (``.pt``) and, once it has finished, its records (``.done.pt``) are kept
     while the run goes on; both are removed when the run ends."""
-    return cache_dir() / "checkpoints" / cfg.name / f"{config_key(cfg)}-{code_version()}-s{seed}-{variant}-{kind}"
+    return checkpoint_path(cfg, f"s{seed}", variant, kind, suffix="")
 
 
 def mlm_optim(cfg: MLMTwinsConfig) -> OptimSpec:
