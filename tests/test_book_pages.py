@@ -63,6 +63,10 @@ def test_page_has_no_error_boxes_or_raw_math(page):
     assert "Traceback (most recent call last)" not in dom, f"{page}: a traceback is shown"
     assert "output stderr" not in dom, f"{page}: stderr output is shown"
     assert "Executing notebook failed" not in dom
+    # A glue role that was not replaced (e.g. written inside $...$, where MyST does not parse roles) stays as source
+    # text in the static page; MathJax would then typeset it as symbols, so look before MathJax runs.
+    static = _visible_text((HTML / page).read_text(encoding="utf8"))
+    assert "{glue" not in static, f"{page}: an unreplaced glue role: {static[static.find('{glue'):][:80]!r}"
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
