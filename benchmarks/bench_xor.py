@@ -7,8 +7,8 @@ Run (not collected by pytest):
     python benchmarks/bench_xor.py --baseline /path/to/other/checkout/src   # this trainer against another version's
 
 With ``--baseline``, the batched trainer of this checkout and that of another checkout (e.g. a worktree of an older
-commit) are timed alternately in fresh processes, best of ``--repeats`` each, in one run: a before/after comparison on
-the same machine under the same load.
+commit) are timed alternately in fresh processes (ABBA order), best of ``--repeats`` each, in one run: a before/after
+comparison on the same machine under the same load.
 
 Both sides train the same runs (every seed × {untied, tied}) on the same data for the same number of steps, in one
 process on the same machine; throughput is in run-steps per second (runs × steps / wall time). The batched side
@@ -55,8 +55,9 @@ def compare(args: argparse.Namespace, runs: int) -> None:
     """Time this checkout's batched trainer against another checkout's, alternately, in fresh processes."""
     sources = {"this checkout": str(Path(__file__).resolve().parents[1] / "src"), "baseline": args.baseline}
     best = dict.fromkeys(sources, float("inf"))
-    for _ in range(args.repeats):
-        for name, src in sources.items():
+    for repeat in range(args.repeats):
+        order = list(sources.items())  # alternate which side goes first: the first of a pair runs measurably slower
+        for name, src in order if repeat % 2 == 0 else order[::-1]:
             env = {**os.environ, "PYTHONPATH": src}
             out = subprocess.run([sys.executable, "-c", _TIMED, args.config, args.scale, str(args.steps)], env=env,
                                  capture_output=True, text=True, check=True).stdout
