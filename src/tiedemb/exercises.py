@@ -152,6 +152,13 @@ def check_conditional_divergence(student: Callable, *, atol: float = 1e-9) -> Ch
 # XOR chapter (bertolotti2024): the Bayes accuracy of the XOR language
 
 
+def solution_bayes_accuracy(bits, zero_dst, one_dst) -> float:
+    """A solution of the XOR chapter's Bayes-accuracy exercise: the fraction of ones decides which bit is masked, and
+    the best guess is that bit's most probable symbol."""
+    p_one = float(bits.mean())
+    return (1 - p_one) * max(zero_dst) / sum(zero_dst) + p_one * max(one_dst) / sum(one_dst)
+
+
 def check_bayes_accuracy(student: Callable, *, atol: float = 1e-9) -> CheckReport:
     """Check ``student(bits, zero_dst, one_dst) -> float``: the Bayes accuracy of the XOR language.
 
