@@ -16,7 +16,7 @@ export TIEDEMB_CACHE_DIR=${TIEDEMB_CACHE_DIR:-$ROOT/.cache/results}
 export PYTHONHASHSEED=0
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-say() { printf '\n==> %s\n' "$*"; }
+say() { printf '\n==> [%d min %02d s] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }  # time since the start
 
 install() {
   if ! "$PYTHON" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 13)))' 2>/dev/null; then
@@ -55,7 +55,7 @@ build_book() {
   say "building the book (fresh build folder, warnings are errors)"
   rm -rf _build/html _build/.doctrees _build/jupyter_execute
   "$VENV/bin/jupyter-book" build -W -n --keep-going .
-  echo "book: file://$ROOT/_build/html/index.html"
+  say "book built: file://$ROOT/_build/html/index.html"
 }
 
 ensure_chromium() {
@@ -87,7 +87,8 @@ case "${1:-}" in
     "$VENV/bin/python" -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg book
     build_book
     say "rendered pages in headless Chromium"
-    "$VENV/bin/python" -m pytest -q -m browser tests ;;
+    "$VENV/bin/python" -m pytest -q -m browser tests
+    say "every test passed" ;;
   notebooks)
     install
     shopt -s globstar

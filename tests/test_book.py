@@ -121,3 +121,25 @@ def test_summary_line_counts_each_kind():
 
     counts = {"holds": 2, "does not hold": 1, "not testable at this scale": 0, "identity": 3}
     assert summary_line(counts) == "2 hold, 1 does not hold, 3 identities"
+
+
+def test_measured_speed_reads_the_committed_benchmark(tmp_path):
+    import json
+
+    from tiedemb.book import SPEED_FILE, measured_speed
+
+    path = tmp_path / "quick-speed.json"
+    with pytest.raises(FileNotFoundError, match="bench_quick.py"):
+        measured_speed("mlm-twins", path)
+    row = {"date": "2026-12-02", "matmul_gflops": 60.0, "load_before": 0.1}
+    path.write_text(json.dumps({"machine": "m, 2 cores", "experiments": {
+        "mlm-twins": {**row, "wall_s": 120.4, "tokens_per_s": 54000.0, "model_flops_per_s": 2.0e10, "mfu": 2 / 6},
+        "eqv-theorems": {**row, "wall_s": 5.0, "tokens_per_s": None, "model_flops_per_s": None, "mfu": None}}}))
+    words = measured_speed("mlm-twins", path)
+    assert words["speed_tokens"] == "54,000" and words["speed_mfu"] == "33%" and words["speed_wall"] == "120 s"
+    assert words["speed_date"] == "2026-12-02" and words["speed_matmul"] == "60 GFLOP/s"
+    assert "speed_mfu" not in measured_speed("eqv-theorems", path)
+    with pytest.raises(KeyError, match="--only grad-check"):
+        measured_speed("grad-check", path)
+    # the committed table covers every chapter that states a speed
+    assert "speed_mfu" in measured_speed("mlm-twins", SPEED_FILE)

@@ -107,3 +107,31 @@ def test_screenshots():
         png = shots / (page.replace("/", "_").removesuffix(".html") + ".png")
         _chromium(f"--screenshot={png}", "--window-size=1280,2400", (HTML / page).as_uri())
         assert png.is_file() and png.stat().st_size > 20_000, f"no screenshot of {page}"
+
+
+TEXT_COLUMN_PX = 740
+"""Width of the book's text column (sphinx-book-theme) in a 1280-px-wide window, where figures are shown scaled down
+to fit; measured on the screenshots."""
+SAVEFIG_DPI = 150  # the package's savefig.dpi (tiedemb.plotting)
+
+
+def _png_width(path: Path) -> int:
+    with path.open("rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_figures_are_legible_at_the_text_width(page):
+    """A figure wider than the text column is shown scaled down; 10-pt text (the figures' base size) must still be at
+    least 10 px tall on screen, so a row of four panels side by side (15 inches wide) fails."""
+    _require_browser()
+    dom = _dom(page)
+    for src in re.findall(r'<img[^>]+src="([^"]+\.png)"', dom):
+        if src.startswith(("http", "data:")):
+            continue
+        width = _png_width((HTML / page).parent.joinpath(src).resolve())
+        scale = min(1.0, TEXT_COLUMN_PX / width)
+        assert 10 * SAVEFIG_DPI / 72 * scale >= 10, f"{page}: {src} is {width} px wide, 10-pt text shows at " \
+                                                    f"{10 * SAVEFIG_DPI / 72 * scale:.1f} px"

@@ -66,3 +66,31 @@ def test_bad_tokens_get_a_clear_error():
         model(torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="max_len"):
         TransformerLanguageModel(10, 4, 1, 2, 8, max_len=3)(torch.zeros(1, 5, dtype=torch.long))
+
+
+def test_forward_flops_match_the_counted_matrix_products():
+    """The analytic FLOPs per token (the benchmarks' utilisation figure) against torch's FLOP counter. On the CPU the
+    counter does not see the fused attention kernel nor the LSTM kernel, so those parts are counted by hand: attention
+    is 2·2·seq·d per token and layer (scores and weighted sum); an LSTM layer is one multiply-add per weight entry."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tiedemb.models.lm import LSTMLanguageModel, TransformerLanguageModel
+    from tiedemb.models.mlm import MaskedLanguageModel
+
+    torch.manual_seed(0)
+    x = torch.randint(3, 50, (3, 10))  # 30 tokens, windows of 10
+    pos = torch.zeros(3, 10, dtype=torch.bool)
+    pos[:, :4] = True  # 12 of 30 positions predicted
+    d, layers, seq = 16, 2, 10
+    attention = layers * 2 * 2 * seq * d
+    mlm = MaskedLanguageModel(50, d, layers, 2, 24, pad_id=None)
+    causal = TransformerLanguageModel(50, d, layers, 2, 24)
+    lstm = LSTMLanguageModel(50, d, layers)
+    for model, call, analytic, uncounted in (
+            (mlm, lambda: mlm(x, pos), mlm.forward_flops_per_token(seq, 12 / 30), attention),
+            (causal, lambda: causal(x), causal.forward_flops_per_token(seq), attention),
+            (lstm, lambda: lstm(x), lstm.forward_flops_per_token(seq),
+             2 * sum(p.numel() for n, p in lstm.lstm.named_parameters() if n.startswith("weight")))):
+        with FlopCounterMode(display=False) as counter:
+            call()
+        assert counter.get_total_flops() == pytest.approx(30 * (analytic - uncounted)), type(model).__name__

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .config import SCALES, ConfigError, parse_positive_int, parse_seeds
@@ -84,17 +85,20 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     experiments = all_experiments()
     configs = [e.config_cls.for_scale(args.scale) for e in experiments]
     after = {e.name: e.after for e in experiments}
-    print(f"{len(configs)} experiments at {args.scale} scale on {jobs} worker process(es)", flush=True)
+    print(f"{len(configs)} experiments at {args.scale} scale on {jobs} worker process(es); a line as each one ends "
+          f"(the longest take about two minutes)", flush=True)
     ended = 0
+    start = time.perf_counter()
 
     def report(outcome) -> None:
         nonlocal ended
         ended += 1
         tail = f": {outcome.error}" if outcome.status == FAILED else ""
-        print(f"[{ended:>2}/{len(configs)}] {outcome.status:<8} {outcome.name} ({outcome.seconds:.0f} s){tail}",
-              flush=True)
+        elapsed = time.perf_counter() - start
+        print(f"[{ended:>2}/{len(configs)}] {outcome.status:<8} {outcome.name} ({outcome.seconds:.0f} s; "
+              f"{elapsed // 60:.0f} min {elapsed % 60:02.0f} s elapsed){tail}", flush=True)
 
-    summary = run_all(configs, jobs=jobs, after=after, report=report)
+    summary = run_all(configs, jobs=jobs, after=after, cost={e.name: e.cost for e in experiments}, report=report)
     print(summary.line())
     if summary.failed:
         print("failed: " + ", ".join(o.name for o in summary.failed), file=sys.stderr)

@@ -155,8 +155,9 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py")
-"""Modules that only present results; changing them does not make a result stale."""
+PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py", "experiments/pool.py")
+"""Modules that only present or schedule results (which worker process computes a result does not change it: tested in
+``tests/test_pool.py``); changing them does not make a result stale."""
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +165,8 @@ def code_version() -> str:
     """A hash of the package's computing source files: results computed by other code are stale."""
     h = hashlib.sha256(__version__.encode())
     for path in sorted(PACKAGE_ROOT.rglob("*.py")):
-        if path.relative_to(PACKAGE_ROOT).parts[0] in PRESENTATION:
+        rel = path.relative_to(PACKAGE_ROOT)
+        if rel.parts[0] in PRESENTATION or rel.as_posix() in PRESENTATION:
             continue
         h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
         h.update(path.read_bytes())

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import html
 import importlib
+import json
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..claims import FAILS, HOLDS, IDENTITY, PAPERS, UNTESTABLE, Claim, label_sort_key
@@ -67,6 +69,37 @@ def prose_text(result: Result) -> dict[str, str]:
     _load_prose()
     fn = _PROSE.get(result.name)
     return {} if fn is None else {k: str(v) for k, v in fn(result).items()}
+
+
+SPEED_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "quick-speed.json"
+"""The committed speed table of ``benchmarks/bench_quick.py`` (one thread per experiment, with the matmul rate of the
+same run)."""
+
+
+def measured_speed(name: str, path: Path = SPEED_FILE) -> dict[str, str]:
+    """What the committed benchmark measured for experiment ``name``, as words for a chapter's prose function: the
+    date and machine, the one-core wall time, and, for a training loop that counts its FLOPs, tokens per second and
+    the model FLOPs utilisation (model FLOPs per second over the one-thread matmul rate measured in the same run).
+
+    Speeds change from run to run, so a page states the benchmark's numbers with their date, never its own run's.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+        row = data["experiments"][name]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no speed table at {path}; produce it with: python benchmarks/bench_quick.py"
+                                ) from None
+    except KeyError:
+        raise KeyError(f"{path} has no row for {name!r}; rerun: python benchmarks/bench_quick.py --only {name}"
+                       ) from None
+    words = {"speed_date": row["date"], "speed_machine": data["machine"],
+             "speed_matmul": f"{row['matmul_gflops']:.0f} GFLOP/s", "speed_wall": f"{row['wall_s']:.0f} s"}
+    if row.get("tokens_per_s"):
+        words["speed_tokens"] = f"{row['tokens_per_s']:,.0f}"
+    if row.get("mfu"):
+        words["speed_mfu"] = f"{row['mfu']:.0%}"
+        words["speed_model_flops"] = f"{row['model_flops_per_s'] / 1e9:.1f} GFLOP/s"
+    return words
 
 
 def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -119,14 +152,20 @@ def metric(result: Result, path: str):
 
 # ---------------------------------------------------------------------------------------------------------- tables
 
-_TABLE_CSS = """<style>
+TABLE_CSS = """<style>
 table.claims-table{border-collapse:collapse;width:100%;font-size:0.88em;margin:0.5em 0 1em}
 table.claims-table th,table.claims-table td{padding:0.3em 0.5em;vertical-align:top;border-bottom:1px solid #d0d7de}
 table.claims-table th{text-align:left;background:#f6f8fa}
 table.claims-table td.label{white-space:nowrap;font-weight:600}
 table.claims-table td.verdict{white-space:nowrap}
 table.claims-table details summary{cursor:pointer;color:#0969da}
+table.data-table{border-collapse:collapse;font-size:0.88em;margin:0.5em 0 1em}
+table.data-table th,table.data-table td{padding:0.25em 0.7em;border-bottom:1px solid #d0d7de;white-space:nowrap}
+table.data-table th{background:#f6f8fa;text-align:right}
+table.data-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.data-table th.text,table.data-table td.text{text-align:left;white-space:normal}
 </style>"""
+"""The style of every HTML table the book's objects render (claims tables, data tables)."""
 
 
 class ClaimTable:
@@ -174,7 +213,7 @@ class ClaimTable:
             for exp, c in self.rows
         )
         title = f"<p><b>{html.escape(self.title)}</b></p>" if self.title else ""
-        return f'{_TABLE_CSS}{title}<table class="claims-table">{head}{body}</table>'
+        return f'{TABLE_CSS}{title}<table class="claims-table">{head}{body}</table>'
 
 
 def claims_table(*results: Result) -> ClaimTable:

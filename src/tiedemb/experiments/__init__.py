@@ -43,6 +43,8 @@ class Experiment:
     run: Callable[[ExperimentConfig], Result]  # computes metrics and arrays (its claims are replaced by judge's)
     judge: Callable[[ExperimentConfig, dict], list[Claim]]  # the claims and verdicts from the metrics alone
     after: tuple[str, ...] = ()  # experiments whose results this one reads (computed first by `run --all`)
+    cost: float = 10.0  # rough one-core seconds at quick scale (benchmarks/quick-speed.md): `run --all` starts the
+    # longest first, so that the last worker is not left alone with a long one; a scheduling hint, nothing else
 
 
 class UnknownExperiment(KeyError):
@@ -58,9 +60,10 @@ def no_claims(cfg: ExperimentConfig, metrics: dict) -> list[Claim]:
 
 
 def register(name: str, *, reproduces: str, chapter: str, config_cls: type[ExperimentConfig],
-             judge: Callable[[ExperimentConfig, dict], list[Claim]], after: tuple[str, ...] = ()):
+             judge: Callable[[ExperimentConfig, dict], list[Claim]], after: tuple[str, ...] = (), cost: float = 10.0):
     """Decorator registering ``run(cfg) -> Result`` as experiment ``name``, with ``judge(cfg, metrics) -> claims``
-    (:func:`no_claims` for an experiment without claims)."""
+    (:func:`no_claims` for an experiment without claims) and ``cost``, the scheduling hint of
+    :attr:`Experiment.cost`."""
     if not _NAME.match(name):
         raise ValueError(f"experiment name {name!r} must be lower-case words joined by dashes, with a prefix")
     if config_cls.name != name:
@@ -69,7 +72,7 @@ def register(name: str, *, reproduces: str, chapter: str, config_cls: type[Exper
     def wrap(run: Callable[[ExperimentConfig], Result]) -> Callable[[ExperimentConfig], Result]:
         if name in _REGISTRY:
             raise ValueError(f"experiment {name!r} registered twice")
-        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge, tuple(after))
+        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge, tuple(after), float(cost))
         return run
 
     return wrap

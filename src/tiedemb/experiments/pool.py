@@ -9,7 +9,11 @@ entry behind (results are written atomically) and does not stop the others.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -50,6 +54,20 @@ class Summary:
                 f"{self.count(FAILED)} failed, in {self.wall_seconds:.0f} s of wall time")
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux, ask the kernel to end this worker when the process that started it (``parent``)
+    ends, killed or interrupted, so that no orphaned worker goes on computing; a worker whose parent ended while it
+    was still starting ends at once. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != parent:  # the parent ended before the request above
+        os._exit(1)
+
+
 def _work(cfg: ExperimentConfig) -> Outcome:
     """In a worker: load ``cfg``'s result from the cache, or compute and cache it."""
     from ..cache import cache_path, load_cached
@@ -68,19 +86,22 @@ def _work(cfg: ExperimentConfig) -> Outcome:
 
 
 def run_all(configs: Sequence[ExperimentConfig], *, jobs: int, after: dict[str, tuple[str, ...]] | None = None,
-            report: Callable[[Outcome], None] | None = None) -> Summary:
+            cost: dict[str, float] | None = None, report: Callable[[Outcome], None] | None = None) -> Summary:
     """Load or compute every config in ``jobs`` worker processes; ``after[name]`` names the experiments that must be
-    done before ``name`` starts (those not in the batch are ignored). ``report`` is called as each one ends."""
+    done before ``name`` starts (those not in the batch are ignored). Of the experiments ready to start, the one with
+    the largest ``cost[name]`` starts first (ties keep the given order). ``report`` is called as each one ends."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     after = after or {}
+    cost = cost or {}
     names = {c.name for c in configs}
-    waiting = list(configs)
+    waiting = sorted(configs, key=lambda c: -cost.get(c.name, 0.0))
     done: set[str] = set()
     summary = Summary()
     start = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         running: dict[Future, ExperimentConfig] = {}
         while waiting or running:
             ready = [c for c in waiting if all(d in done or d not in names for d in after.get(c.name, ()))]

@@ -24,6 +24,12 @@ def check_token_ids(tokens: torch.Tensor, vocab_size: int) -> None:
         raise ValueError(f"token ids must lie in [0, {vocab_size}), got [{int(tokens.min())}, {int(tokens.max())}]")
 
 
+def encoder_flops_per_token(d_model: int, d_ff: int, n_layers: int, seq_len: int) -> int:
+    """Forward FLOPs of one token through Transformer layers (2 per multiply-add): the four d×d projections, the
+    feed-forward pair, and attention's scores and weighted sum over ``seq_len`` positions."""
+    return n_layers * 2 * (4 * d_model * d_model + 2 * d_model * d_ff + 2 * seq_len * d_model)
+
+
 class _LanguageModel(nn.Module):
     """Shared parts: the two embeddings, tying, the logits, and analytic parameter counts."""
 
@@ -52,6 +58,10 @@ class _LanguageModel(nn.Module):
         """Logits for the next token at every position: (batch, seq) -> (batch, seq, vocab_size)."""
         return self.emb_out(self.hidden(tokens))
 
+    def output_flops(self) -> int:
+        """Forward FLOPs of the logits of one position: h · E_outᵀ (2 per multiply-add)."""
+        return 2 * self.d_model * self.vocab_size
+
     def embedding_parameters(self) -> int:
         """Analytic count of the embedding matrices: V·d once if tied, twice if not (plus the output bias)."""
         n = self.vocab_size * self.d_model * (1 if self.tied else 2)
@@ -74,6 +84,11 @@ class LSTMLanguageModel(_LanguageModel):
     def body(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(self.drop(x))  # (batch, seq, d_model)
         return self.drop(out)
+
+    def forward_flops_per_token(self, seq_len: int) -> int:
+        """Forward FLOPs of one token (matrix products only, 2 per multiply-add): each layer's four gates read the
+        input and the previous state (8·d² multiply-adds), then the logits."""
+        return self.n_layers * 2 * 4 * self.d_model * 2 * self.d_model + self.output_flops()
 
     def analytic_parameter_count(self) -> int:
         """Embeddings + LSTM (PyTorch keeps two bias vectors per layer) (+ output bias)."""
@@ -105,6 +120,11 @@ class TransformerLanguageModel(_LanguageModel):
         mask = nn.Transformer.generate_square_subsequent_mask(seq, dtype=x.dtype, device=x.device)
         h = self.encoder(x + self.pos[:seq], mask=mask, is_causal=True)  # (batch, seq, d_model)
         return self.norm(h)
+
+    def forward_flops_per_token(self, seq_len: int) -> int:
+        """Forward FLOPs of one token in a window of ``seq_len`` (matrix products only, 2 per multiply-add; the
+        causal mask is not credited): :func:`encoder_flops_per_token`, then the logits."""
+        return encoder_flops_per_token(self.d_model, self.d_ff, self.n_layers, seq_len) + self.output_flops()
 
     def analytic_parameter_count(self) -> int:
         """Embeddings + positions + layers (attention, feed-forward, two LayerNorms each) + final LayerNorm."""

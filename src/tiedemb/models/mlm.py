@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .lm import check_token_ids
+from .lm import check_token_ids, encoder_flops_per_token
 from .tying import tie_embeddings
 
 
@@ -54,6 +54,12 @@ class MaskedLanguageModel(nn.Module):
         if positions is not None:
             h = h[positions]  # (n, d_model)
         return self.emb_out(h)
+
+    def forward_flops_per_token(self, seq_len: int, predicted: float = 1.0) -> float:
+        """Forward FLOPs of one token (matrix products only, 2 per multiply-add): the encoder, and the logits for
+        the fraction ``predicted`` of positions where a token is predicted (the masked ones)."""
+        return (encoder_flops_per_token(self.d_model, self.d_ff, self.n_layers, seq_len)
+                + predicted * 2 * self.d_model * self.vocab_size)
 
     def analytic_parameter_count(self) -> int:
         """Embeddings (once if tied) + layers (attention, feed-forward, two LayerNorms each)."""

@@ -84,6 +84,9 @@ class StreamTask(Task):
         self.losses: dict[str, list[float]] = {k: [] for k in names}
         self.valid_ppl: dict[str, float] = {}
 
+    def flops_per_step(self, model: nn.ModuleDict) -> float:
+        return sum(3 * self.batch_size * self.bptt * model[k].forward_flops_per_token(self.bptt) for k in self.names)
+
     @property
     def steps_per_epoch(self) -> int:
         return len(self.windows)

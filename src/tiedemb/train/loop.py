@@ -150,6 +150,11 @@ class Task:
         """Parameter groups clipped separately (several independent models trained in one loop)."""
         return [list(model.parameters())]
 
+    def flops_per_step(self, model: nn.Module) -> float:
+        """Model FLOPs of one update (forward and backward: 3 × the forward's matrix products), for the
+        utilisation figure of the benchmarks; 0 when the task does not say."""
+        return 0.0
+
     def state_dict(self) -> dict[str, Any]:
         """Generator states and records, for checkpoints."""
         return {}
@@ -167,6 +172,7 @@ class FitStats:
     train_seconds: float  # seconds spent in training steps (observations excluded), this process only
     tokens_per_s: float  # Task.tokens_per_step × steps / train_seconds, this process only
     steps_per_s: float  # updates per second, this process only
+    model_flops_per_s: float = 0.0  # Task.flops_per_step × steps_per_s (0: the task does not count its FLOPs)
 
 
 class CheckpointMismatch(ValueError):
@@ -247,6 +253,7 @@ def fit(model: nn.Module, task: Task, *, steps: int, optim: OptimSpec, checkpoin
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
     done = steps - start
+    steps_per_s = done / train_seconds if train_seconds > 0 else 0.0
     return FitStats(steps=steps, resumed_from=start, train_seconds=train_seconds,
-                    tokens_per_s=task.tokens_per_step * done / train_seconds if train_seconds > 0 else 0.0,
-                    steps_per_s=done / train_seconds if train_seconds > 0 else 0.0)
+                    tokens_per_s=task.tokens_per_step * steps_per_s, steps_per_s=steps_per_s,
+                    model_flops_per_s=task.flops_per_step(model) * steps_per_s)

@@ -48,6 +48,7 @@ class TrainLog:
     train_loss: list[float] = field(default_factory=list)  # mean training loss since the previous evaluation
     records: dict[str, np.ndarray] = field(default_factory=dict)  # the record function's values, (evaluations, ...)
     tokens_per_s: float = 0.0  # training tokens (batch × seq) per second of training steps, this process only
+    model_flops_per_s: float = 0.0  # model FLOPs per second of training steps (MLMTask.flops_per_step)
     train_seconds: float = 0.0  # seconds of training steps, this process only
 
 
@@ -112,6 +113,10 @@ class MLMTask(Task):
         self.running, self.n_running = self.running + loss.item(), self.n_running + 1
         return loss
 
+    def flops_per_step(self, model: nn.Module) -> float:
+        seq = self.train.shape[1]
+        return 3 * self.tokens_per_step * model.forward_flops_per_token(seq, self.masking.mlm_probability)
+
     def observe(self, model: nn.Module, step: int) -> None:
         if step not in self.marks:
             return
@@ -160,4 +165,5 @@ def train_mlm(model: nn.Module, task: MLMTask, *, steps: int, optim: OptimSpec, 
     return TrainLog(steps=list(task.log["steps"]), valid_loss=list(task.log["valid_loss"]),
                     valid_acc=list(task.log["valid_acc"]), train_loss=list(task.log["train_loss"]),
                     records={k: torch.stack(v).numpy() for k, v in task.rec.items()},
-                    tokens_per_s=stats.tokens_per_s, train_seconds=stats.train_seconds)
+                    tokens_per_s=stats.tokens_per_s, model_flops_per_s=stats.model_flops_per_s,
+                    train_seconds=stats.train_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from ...results import Result
-from .. import prose
+from .. import TABLE_CSS, prose
 
 
 @prose("eqv-diagnose")
@@ -38,11 +38,17 @@ class DiagnosticTable:
     def __repr__(self) -> str:
         return "\n".join(" | ".join(self._cell(k, r[k]) for k, _ in self.COLUMNS) for r in self.rows)
 
+    TEXT = frozenset({"pair", "dh", "expected", "advice"})
+    """Columns of words (left-aligned, may wrap); the others are numbers (right-aligned, never wrapped)."""
+
+    def _kind(self, key: str) -> str:
+        return "text" if key in self.TEXT else "num"
+
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(t)}</th>" for _, t in self.COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(self._cell(k, r[k]))}</td>" for k, _ in self.COLUMNS)
-                       + "</tr>" for r in self.rows)
-        return f'<table class="diagnostic-table"><tr>{head}</tr>{body}</table>'
+        head = "".join(f'<th class="{self._kind(k)}">{html.escape(t)}</th>' for k, t in self.COLUMNS)
+        body = "".join("<tr>" + "".join(f'<td class="{self._kind(k)}">{html.escape(self._cell(k, r[k]))}</td>'
+                                        for k, _ in self.COLUMNS) + "</tr>" for r in self.rows)
+        return f'{TABLE_CSS}<table class="data-table diagnostic-table"><tr>{head}</tr>{body}</table>'
 
 
 def diagnostic_table(result: Result, source: str = "") -> DiagnosticTable:

@@ -22,7 +22,7 @@ from ...experiments.bertolotti.mlm import (
     loss_drop,
 )
 from ...results import Result
-from .. import prose
+from .. import measured_speed, prose
 
 EMBEDDINGS = {"in": "untied input", "out": "untied output", "tied": "tied"}
 VARIANT_WORDS = {"dh": "✓DH", "ndh": "✗DH"}
@@ -59,7 +59,7 @@ def _config_words(cfg: dict) -> dict[str, str]:
 
 def _plateau_words(result: Result) -> dict[str, str]:
     start, end, drops = loss_drop(result.metrics)
-    listed = [f"{drops[v][m]:.1%} ({VARIANT_WORDS[v]} {m})" for v in VARIANTS for m in MODELS]
+    listed = [f"{drops[v][m]:.2%} ({VARIANT_WORDS[v]} {m})" for v in VARIANTS for m in MODELS]
     still = [f"{VARIANT_WORDS[v]} {m}" for v in VARIANTS for m in MODELS if drops[v][m] >= PLATEAU]
     untestable = [c.label for c in result.claims if c.verdict == UNTESTABLE]
     if still:
@@ -123,4 +123,5 @@ def mlm_twins_prose(result: Result) -> dict[str, str]:
     t["paper_d_model"] = str(paper.d_model)
     t["paper_init_distance"] = f"{paper.init_std * math.sqrt(2 * paper.d_model):.1f}"
     t["init_distance"] = f"{cfg['init_std'] * math.sqrt(2 * cfg['d_model']):.2f}"
+    t |= measured_speed("mlm-twins")
     return t

@@ -394,13 +394,16 @@ REPRODUCES = {
     "xor-transformer-ydh": "Bertolotti & Cazzola (2024) B-F5 (YDH): small Transformer, 4 panels",
     "xor-transformer-wd0": "Ablation (not in the paper): small Transformer without weight decay, 4 panels",
 }
+COSTS = {"xor-transformer-medium": 75, "xor-lstm-small": 75, "xor-lstm-medium": 90, "xor-mlp-medium": 70}
+"""Rough one-core seconds at quick scale of the longer configurations (benchmarks/quick-speed.md): the scheduling
+hint of ``run --all`` (the others: about 30 s or less)."""
 JUDGES = {"xor-transformer-small": judge_transformer_small, "xor-transformer-ndh": judge_ndh,
           "xor-transformer-ydh": judge_ydh}
 """The judge of each configuration that scores claims; the others (B-F6 bodies, the ablation) score none."""
 
 for _name, _cls in CONFIGS.items():
     register(_name, reproduces=REPRODUCES[_name], chapter=CHAPTER, config_cls=_cls,
-             judge=JUDGES.get(_name, no_claims))(run_xor)
+             judge=JUDGES.get(_name, no_claims), cost=COSTS.get(_name, 30))(run_xor)
 
 OTHER_BODIES = ("xor-lstm-small", "xor-lstm-medium", "xor-mlp-small", "xor-mlp-medium")
 

@@ -376,6 +376,7 @@ def train_pair(cfg: UpdateRuleConfig, seed: int, corpus: SyntheticCorpus, pairs:
         "present_rows_err": facts.present_rows_err,
         "grad_scale": facts.grad_scale,
         "tokens_per_s": stats.tokens_per_s,
+        "model_flops_per_s": stats.model_flops_per_s,
         "train_seconds": stats.train_seconds,
         "resumed_from": stats.resumed_from,
     }
@@ -440,7 +441,7 @@ def judge_update_rule(cfg: UpdateRuleConfig, m: dict) -> list[Claim]:
 
 
 @register("grad-update-rule", reproduces="Press & Wolf (2017) Sec. 3, update-rule analysis (PW-T4, PW-T5)",
-          chapter=CHAPTER, config_cls=UpdateRuleConfig, judge=judge_update_rule)
+          chapter=CHAPTER, config_cls=UpdateRuleConfig, judge=judge_update_rule, cost=100)
 def run_update_rule(cfg: UpdateRuleConfig) -> Result:
     spec = CorpusSpec(cfg.n_groups, cfg.concepts_per_group, cfg.words_per_concept)
     # The language and the text are fixed across model seeds (stream 0 of the first seed), as a dataset would be.
@@ -482,6 +483,7 @@ def run_update_rule(cfg: UpdateRuleConfig) -> Result:
         "ptb_small_params": {"untied": ptb_small[False], "tied": ptb_small[True],
                              "saving": ptb_small[False] - ptb_small[True]},
         "timing": {"tokens_per_s": float(np.mean([r["tokens_per_s"] for r in runs])),
+                   "model_flops_per_s": float(np.mean([r["model_flops_per_s"] for r in runs])),
                    "train_seconds": float(sum(r["train_seconds"] for r in runs))},
     }
     arrays = {

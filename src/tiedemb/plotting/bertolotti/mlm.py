@@ -50,7 +50,7 @@ def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure
                 ax.set_xlabel("training step")
             if col == 0:
                 ax.set_ylabel("Euclidean distance")
-    axes[0, 0].legend(fontsize=7, loc="lower left")
+    axes[0, 0].legend(fontsize=8, loc="lower left")
     return fig
 
 
@@ -91,7 +91,7 @@ def plot_twin_ratio(result: Result, ax=None) -> Figure:
     ax.set_xlabel("training step")
     ax.set_ylabel("twin distance / random-pair distance")
     ax.set_title("Twins relative to random pairs (1 = no closer than random)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, ncol=2)
     return fig
 
 
@@ -115,7 +115,7 @@ def plot_accuracy_loss(result: Result, ax=None) -> Figure:
     for a, title in zip(axes, ("Accuracy (validation)", "Loss (validation)"), strict=True):
         a.set_xlabel("training step")
         a.set_title(title)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     return fig
 
 
@@ -142,5 +142,5 @@ def plot_diagnosis(result: Result, ax=None) -> Figure:
         a.set_xlabel(f"{name} − its permutation null (from the text, before training)")
         a.set_ylabel(f"final distance, untied {'output' if role == 'out' else 'input'} embedding")
         a.set_title(f"{name} against the {'output' if role == 'out' else 'input'} embedding", fontsize=10)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     return fig

@@ -35,7 +35,7 @@ def plot_accuracy(result: Result, ax=None) -> Figure:
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy (masked bit)")
     ax.set_title("Accuracy")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
@@ -52,18 +52,20 @@ def plot_distances(result: Result, matrix: str, ax=None) -> Figure:
     ax.set_xlabel("step")
     ax.set_ylabel("Euclidean distance")
     ax.set_title(PANEL_TITLES[matrix])
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=8, loc="upper right")
     return fig
 
 
 def plot_xor_panels(result: Result, ax=None) -> Figure:
-    """The four panels of one configuration: accuracy, untied input, untied output, tied distances.
+    """The four panels of one configuration, two by two so that they stay legible at the book's text width:
+    accuracy and untied input distances above, untied output and tied distances below.
 
     Args:
         ax: None, or a sequence of 4 axes to draw into.
     """
     if ax is None:
-        fig, axes = new_figure((15, 3.4), 1, 4)
+        fig, axes = new_figure((8.4, 6.4), 2, 2)
+        axes = axes.ravel()
     else:
         axes = np.asarray(ax).ravel()
         if len(axes) != 4:
