@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt  # rcParams; in a notebook, importing pyplot also enables inline display
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from ..results import Result
 
@@ -93,6 +94,17 @@ def band(ax, x: np.ndarray, runs: np.ndarray, *, color: str, label: str, **kw) -
     if runs.shape[0] > 1:
         half = 1.96 * runs.std(axis=0, ddof=1) / np.sqrt(runs.shape[0])
         ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
+
+
+def _steps_label(x: float, _pos=None) -> str:
+    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+
+
+def step_axis(ax) -> None:
+    """Label a training-step x-axis "step" with compact ticks (25k rather than 25000), so that panels stay legible
+    side by side."""
+    ax.xaxis.set_major_formatter(FuncFormatter(_steps_label))
+    ax.set_xlabel("step")
 
 
 def save_figures(result: Result, folder: Path) -> list[Path]:

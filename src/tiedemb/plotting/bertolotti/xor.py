@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ...experiments.bertolotti.xor import CONFIGS, dh_label, other_bodies_status, pairs_of
 from ...results import Result
-from .. import COLORS, axes_or_new, band, figure, new_figure
+from .. import COLORS, axes_or_new, band, figure, new_figure, step_axis
 
 PAIR_COLORS = {"01": "#c0392b", "23": "#2471a3", "control": COLORS["control"]}
 VARIANT_COLORS = {"untied": "#1b9e77", "tied": "#7570b3"}
@@ -32,10 +32,10 @@ def plot_accuracy(result: Result, ax=None) -> Figure:
     ax.axhline(result.metrics["marginal_accuracy"], color="k", ls=":", lw=1,
                label=f"marginal {result.metrics['marginal_accuracy']:.3f}")
     ax.set_ylim(0.3, 1.0)
-    ax.set_xlabel("step")
+    step_axis(ax)
     ax.set_ylabel("accuracy (masked bit)")
     ax.set_title("Accuracy")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right", ncols=2)  # above the Bayes line, where no curve goes
     return fig
 
 
@@ -49,7 +49,7 @@ def plot_distances(result: Result, matrix: str, ax=None) -> Figure:
         band(ax, step, d[:, :, a, b], color=_pair_color(setting, pair), label=dh_label(setting, pair),
              ls="--" if pair == "control" else "-")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("step")
+    step_axis(ax)
     ax.set_ylabel("Euclidean distance")
     ax.set_title(PANEL_TITLES[matrix])
     ax.legend(fontsize=8, loc="upper right")
