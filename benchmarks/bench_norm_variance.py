@@ -20,12 +20,13 @@ hidden states' own size.
 
 from __future__ import annotations
 
+# ruff: noqa: I001
 import argparse
 import sys
 import time
 
 import tiedemb  # noqa: F401  (pins the CPU kernels before numpy)
-import numpy as np  # noqa: I001
+import numpy as np
 import torch
 
 from tiedemb.theory.yamagiwa import StreamingStats, loop_token_stats

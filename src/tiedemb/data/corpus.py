@@ -297,7 +297,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 def raw_sentences(source: str | Path = "wikipedia", *, max_words: int = 64) -> list[str]:
     """Sentences of ``source`` as raw text (case and punctuation kept, for a pretrained tokenizer), with fewer than
     ``max_words`` whitespace-separated words, sorted by length in words (ties: text order), as the paper prepares
-    BookCorpus. Lines of wiki residue without a letter are dropped.
+    BookCorpus. Section headings and lines without a letter are dropped.
 
     Paper: yamagiwa2025 (code: sentences with fewer than 64 words, sorted by length).
     """
@@ -309,6 +309,8 @@ def raw_sentences(source: str | Path = "wikipedia", *, max_words: int = 64) -> l
     for text in texts:
         for s in _SENTENCE_END.split(text):
             s = " ".join(s.split())
+            if s.startswith("=") and s.endswith("="):  # a section heading of the wiki markup
+                continue
             if s and re.search(r"[A-Za-z]", s) and len(s.split()) < max_words:
                 out.append(s)
     if not out:

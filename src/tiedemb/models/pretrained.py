@@ -113,12 +113,16 @@ class Pretrained:
     n_hidden: int  # hidden states returned: the embedding output plus one per layer
     d_model: int
     kind: str  # "encoder" or "decoder" (the config's is_decoder or a causal architecture)
+    max_len: int  # the longest input the position embeddings allow
 
 
 def load_pretrained(path: str | Path) -> Pretrained:
     """Load a checked model folder (:func:`check_model_dir`) offline, in eval mode, returning every hidden state."""
     from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr (a notebook must stay clean)
+    hf_logging.set_verbosity_error()
     path = check_model_dir(path)
     config = AutoConfig.from_pretrained(str(path), local_files_only=True)
     try:
@@ -130,7 +134,8 @@ def load_pretrained(path: str | Path) -> Pretrained:
                                                                                       "llama", "opt")) else "encoder"
     n_layers = getattr(config, "num_hidden_layers", None) or config.n_layer
     d = getattr(config, "hidden_size", None) or config.n_embd
-    return Pretrained(path, model, load_tokenizer(path), n_layers + 1, d, kind)
+    max_len = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512
+    return Pretrained(path, model, load_tokenizer(path), n_layers + 1, d, kind, int(max_len))
 
 
 def merged_types(tok) -> tuple[np.ndarray, list[str]]:

@@ -251,3 +251,36 @@ def coefficient_of_variation(values: np.ndarray) -> float:
 def frequency_filter(n: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Tokens with lo ≤ n_t ≤ hi (the paper: 10 ≤ n_t ≤ 10^5)."""
     return (n >= lo) & (n <= hi)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+
+    def ranks(v: np.ndarray) -> np.ndarray:
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v), dtype=np.float64)
+        for value in np.unique(v):  # average the ranks of ties
+            tie = v == value
+            r[tie] = r[tie].mean()
+        return r
+
+    rx, ry = ranks(np.asarray(x, dtype=np.float64)), ranks(np.asarray(y, dtype=np.float64))
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = float(np.sqrt((rx @ rx) * (ry @ ry)))
+    return float(rx @ ry / den) if den > 0 else 0.0
+
+
+def layer_profile(s: TokenStats) -> dict[str, list[float]]:
+    """Per layer, across the given tokens: the coefficient of variation of Q, the OLS of V on M (slope, intercept,
+    R²), and the whole-set Q, M, V, V_W, V_B with the ratios M/Q, V_W/Q, V_B/Q and V_W/V (the paper's Figs. 4–6)."""
+    fits = [ols(s.M[layer], s.V[layer]) for layer in range(s.n_layers)]
+    whole = set_stats(s)
+    return {
+        "cv_q": [coefficient_of_variation(s.Q[layer]) for layer in range(s.n_layers)],
+        "slope": [f.slope for f in fits], "intercept": [f.intercept for f in fits], "r2": [f.r2 for f in fits],
+        "Q": whole.Q.tolist(), "M": whole.M.tolist(), "V": whole.V.tolist(), "V_W": whole.V_W.tolist(),
+        "V_B": whole.V_B.tolist(), "M_over_Q": (whole.M / whole.Q).tolist(),
+        "VW_over_Q": (whole.V_W / whole.Q).tolist(), "VB_over_Q": (whole.V_B / whole.Q).tolist(),
+        "VW_over_V": (whole.V_W / whole.V).tolist(),
+    }
