@@ -128,10 +128,11 @@ class StreamingStats:
         """The statistics of every type seen so far."""
         k, d = self.n_types, self.d_model
         count = self.count[:k].to(torch.float64)
-        mean = (self.table[:, :k, :d] / count[:, None]).numpy()  # (L, T, d)
+        mean = self.table[:, :k, :d] / count[:, None]  # (L, T, d)
         Q = (self.table[:, :k, d] / count).numpy()
-        M = (mean * mean).sum(axis=2)
-        return TokenStats(np.asarray(self.types, dtype=np.int64), self.count[:k].numpy().copy(), mean, Q, M, Q - M)
+        M = torch.linalg.vector_norm(mean, dim=2).square().numpy()  # no (L, T, d) temporary
+        return TokenStats(np.asarray(self.types, dtype=np.int64), self.count[:k].numpy().copy(), mean.numpy(), Q, M,
+                          Q - M)
 
 
 def streaming_token_stats(ids: torch.Tensor, hidden: torch.Tensor, batch: int = 4096) -> TokenStats:

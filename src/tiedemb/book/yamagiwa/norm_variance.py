@@ -19,8 +19,14 @@ def _names(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def _r(x: float) -> float:
+    """A ratio for print: round-off around zero (e.g. V_W/V = −1e-17 when V_W is exactly 0) shown as 0."""
+    return 0.0 if abs(x) < 5e-4 else x
+
+
 def _trend(first: float, last: float, *, up: str = "rises", down: str = "falls") -> str:
     """How a quantity moves from the first to the last layer, with both values."""
+    first, last = _r(first), _r(last)
     word = up if last > first else down if last < first else "stays level"
     return f"{word} from {first:.3f} at the embeddings to {last:.3f} at the last layer"
 
@@ -48,8 +54,7 @@ def _profile_words(prefix: str, m: dict) -> dict[str, str]:
         f"layers")
     rho_cv = float(np.corrcoef(cv[1:], np.abs(slope[1:] + 1))[0, 1]) if len(cv) > 3 else float("nan")
     t[f"{prefix}cv_slope_corr"] = f"{rho_cv:.2f}"
-    t[f"{prefix}cv_slope_agree"] = ("go together (a smaller CV, a slope nearer −1)" if rho_cv > 0
-                                    else "do not go together")
+    t[f"{prefix}cv_slope_agree"] = "go together" if rho_cv > 0 else "do not go together"
     t[f"{prefix}mq_trend"] = _trend(p["M_over_Q"][0], p["M_over_Q"][-1], up="grows", down="shrinks")
     t[f"{prefix}mq_max_layer"] = str(int(np.argmax(p["M_over_Q"])))
     t[f"{prefix}vwv_trend"] = _trend(p["VW_over_V"][0], p["VW_over_V"][-1], up="grows", down="shrinks")
@@ -106,6 +111,11 @@ def scratch_prose(result: Result) -> dict[str, str]:
     post, pre = models["mlm"]["middle"], models["lm_untied"]["middle"]
     t["contrast_cv"] = "smaller" if post["cv_q"] < pre["cv_q"] else "not smaller"
     t["contrast_r2"] = "higher" if post["r2"] > pre["r2"] else "not higher"
+    both = post["cv_q"] < pre["cv_q"] and post["r2"] > pre["r2"]
+    t["contrast_vs_paper"] = ("the direction of the paper's contrast between BERT/RoBERTa and GPT-2" if both
+                              else "not the direction of the paper's contrast between BERT/RoBERTa and GPT-2 on "
+                                   "both counts")
+    t["cfg_lm_passes"] = "one pass" if cfg["lm_epochs"] == 1 else f"{cfg['lm_epochs']} passes"
     for key in models:
         t |= _profile_words(f"{key}.", models[key])
     tied, untied = models["lm_tied"]["middle"], models["lm_untied"]["middle"]

@@ -251,7 +251,7 @@ def run_pretrained(cfg: PretrainedNVConfig) -> Result:
     chosen = fig1_sample(cfg, counts, names, eligible)
     slot = {int(t): i for i, t in enumerate(chosen)}
     clouds: list[list[np.ndarray]] = [[] for _ in chosen]
-    acc = StreamingStats(pre.n_hidden, pre.d_model)
+    acc = StreamingStats(pre.n_hidden, pre.d_model, capacity=int((counts > 0).sum()))  # every type is known
     check_ids, check_hidden = [], []
     n_check = 0
     prepared = time.perf_counter()
