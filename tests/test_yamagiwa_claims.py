@@ -169,3 +169,36 @@ def test_sequential_update_checker():
                                                          (k * q + float(np.sqrt(x @ x))) / (k + 1)))
     assert not norms and "not of ‖x‖" in repr(norms)
     assert not check_sequential_update(lambda k, mu, q, x: 1 / 0)
+
+
+# ---------------------------------------------------------------------------------------------- the quick results
+# (computed once per test run into the shared cache, as `bash dev.sh test` does before the tests)
+
+
+@pytest.fixture(scope="module")
+def quick_results():
+    from tiedemb.experiments import run_or_load
+
+    return run_or_load(PretrainedNVConfig.quick()), run_or_load(ScratchNVConfig.quick())
+
+
+def test_quick_results_identities_and_robust_facts(quick_results):
+    minilm, scratch = quick_results
+    assert minilm.claim("Y-E1").verdict == IDENTITY
+    assert minilm.metrics["n_hidden"] == 7 and minilm.metrics["middle"]["layer"] == 3  # MiniLM: 6 layers, d 384
+    assert minilm.metrics["d_model"] == 384 and minilm.metrics["model_kind"] == "encoder"
+    assert minilm.metrics["middle"]["slope"] < 0  # far means, tight clouds: the sign is not in doubt
+    for m in (minilm.metrics, *scratch.metrics["models"].values()):
+        p = m["per_layer"]
+        np.testing.assert_allclose(np.array(p["M_over_Q"]) + p["VB_over_Q"] + np.array(p["VW_over_Q"]), 1,
+                                   atol=1e-9)
+    # Post-LN outputs have a nearly constant Q; the Pre-LN residual stream does not (an order of magnitude apart)
+    assert scratch.metrics["models"]["mlm"]["middle"]["cv_q"] * 5 < scratch.metrics["models"]["lm_untied"][
+        "middle"]["cv_q"]
+
+
+def test_quick_verdicts_follow_from_the_stored_metrics(quick_results):
+    for r in quick_results:
+        assert not r.changed_verdicts
+        for c in r.claims:
+            assert c.ours.strip() and c.verdict
