@@ -100,6 +100,8 @@ def _layer_axes(axes, relative: bool) -> None:
     for ax, title in zip(axes, ("CV of Q(X_t) across tokens", "slope of V on M", "R² of V on M"), strict=True):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("depth (layer / last layer)" if relative else "layer (0 = embeddings)")
+        if not relative:
+            ax.xaxis.get_major_locator().set_params(integer=True)
     axes[1].axhline(-1, color="#666666", lw=0.8, ls="--")
     axes[2].set_ylim(-0.02, 1.02)
 
@@ -143,6 +145,7 @@ def plot_within_share(result: Result, ax=None) -> Figure:
     p = result.metrics["per_layer"]
     ax.plot(np.arange(len(p["VW_over_V"])), p["VW_over_V"], marker="o", color=MODEL_COLORS["minilm"],
             label=result.metrics["model"])
+    ax.set_xticks(np.arange(len(p["VW_over_V"])))
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel("V_W(X) / V(X)")
     ax.set_ylim(0, 1)
@@ -218,6 +221,7 @@ def plot_scratch_within_share(result: Result, ax=None) -> Figure:
         p = result.metrics["models"][key]["per_layer"]
         ax.plot(np.arange(len(p["VW_over_V"])), p["VW_over_V"], marker="o", color=MODEL_COLORS[key],
                 label=SCRATCH_LABELS[key])
+    ax.set_xticks(np.arange(len(p["VW_over_V"])))
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel("V_W(X) / V(X)")
     ax.set_ylim(0, 1)
