@@ -9,6 +9,7 @@ message that lists what is allowed, before anything is computed, and writes noth
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", default=None, help="seeds, e.g. '0,1,2' or '42-46' (default: the config's)")
     run.add_argument("--out", default=None, type=Path, help="output folder; writes OUT/NAME/ (default ./out)")
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
+    run.add_argument("--model", default=None, type=Path,
+                     help="nv-minilm: a Hugging Face encoder or decoder folder on disk instead of all-MiniLM-L6-v2")
     diag = sub.add_parser("diagnose", help="should I tie? estimate ≡ and ∼ of word pairs in a text file")
     diag.add_argument("file", nargs="?", type=Path, help="a UTF-8 text file (one sentence per line or prose)")
     diag.add_argument("--wikipedia", action="store_true", help="use the Wikipedia sample shipped with gensim")
@@ -120,6 +123,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg = experiment.config_cls.for_scale(args.scale)
         if args.seeds is not None:
             cfg = cfg.replace(seeds=parse_seeds(args.seeds))
+        if args.model is not None:
+            if "model_dir" not in {f.name for f in dataclasses.fields(cfg)}:
+                raise ConfigError(f"--model applies to experiments that read a pretrained model (nv-minilm), "
+                                  f"not to {cfg.name}")
+            cfg = cfg.replace(model_dir=str(args.model.expanduser().resolve()))
+        preflight = getattr(cfg, "preflight", None)
+        if preflight is not None:
+            preflight()  # e.g. a model folder without weights, or with a tokenizer that does not match
         writable_folder(args.out)
     except (UnknownExperiment, ConfigError) as err:
         print(f"python -m tiedemb run: error: {err}", file=sys.stderr)

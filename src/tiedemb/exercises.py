@@ -191,3 +191,47 @@ def check_bayes_accuracy(student: Callable, *, atol: float = 1e-9) -> CheckRepor
             return CheckReport(False, f"for zero_dst={list(lang.zero_dst)}, one_dst={list(lang.one_dst)} "
                                f"({lang.n_bits} bits) you return {got:.6f}, expected {expected:.6f}.{hint}")
     return CheckReport(True, f"your Bayes accuracy matches on {len(cases)} languages (atol {atol}).")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Norm/variance chapter (yamagiwa2025): the sequential update of the mean and the mean squared norm
+
+
+def solution_sequential_update(k: int, mu, q: float, x) -> tuple:
+    """A solution of the norm/variance chapter's exercise: one occurrence ``x`` added to a token's running mean ``mu``
+    and running mean squared norm ``q`` over ``k`` earlier occurrences (Yamagiwa & Shimodaira, Sec. 2)."""
+    return k + 1, (k * mu + x) / (k + 1), (k * q + float(x @ x)) / (k + 1)
+
+
+def check_sequential_update(student: Callable, *, rtol: float = 1e-10) -> CheckReport:
+    """Check ``student(k, mu, q, x) -> (k, mu, q)``: after feeding every occurrence of a token in order (starting from
+    ``k = 0``, ``mu = 0``, ``q = 0``), M = ‖mu‖² and V = q − M must equal the batch formulas M = ‖mean‖² and
+    V = mean of ‖x − mean‖², on clusters far from and near the origin."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for offset, n, d in ((0.0, 7, 3), (10.0, 50, 5), (100.0, 20, 4), (1.0, 1, 2)):
+        xs = offset + rng.standard_normal((n, d))
+        k, mu, q = 0, np.zeros(d), 0.0
+        try:
+            for x in xs:
+                k, mu, q = student(k, mu, q, x)
+            M, V = float(mu @ mu), float(q - mu @ mu)
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your update raised an exception on a cluster of {n} points: {last}")
+        mean = xs.mean(axis=0)
+        M_true, V_true = float(mean @ mean), float(((xs - mean) ** 2).sum(axis=1).mean())
+        if k != n:
+            return CheckReport(False, f"after {n} occurrences your count is {k}, expected {n}")
+        if abs(M - M_true) > rtol * max(1.0, M_true):
+            hint = ""
+            if abs(float(np.sqrt(M)) - float(np.linalg.norm(xs.sum(axis=0)))) < 1e-6 * max(1.0, n * offset):
+                hint = " Your mu is the sum of the occurrences; divide by the count."
+            return CheckReport(False, f"cluster of {n} points around {offset:g}: M = ‖mu‖² is {M:.6g}, expected "
+                               f"{M_true:.6g}.{hint}")
+        if abs(V - V_true) > rtol * max(1.0, M_true + V_true):
+            return CheckReport(False, f"cluster of {n} points around {offset:g}: V = q − ‖mu‖² is {V:.6g}, expected "
+                               f"{V_true:.6g}. q must be the running mean of ‖x‖², not of ‖x‖.")
+    return CheckReport(True, "your sequential update gives the batch M and V on 4 clusters (near and far from the "
+                       "origin, one of a single point).")

@@ -286,3 +286,34 @@ def _read_cached(path: Path) -> ProcessedCorpus:
         counts = dict(zip(z["count_words"].tolist(), z["count_values"].tolist(), strict=True))
         return ProcessedCorpus(tuple(z["vocab"].tolist()), z["train"], z["valid"], z["test"], counts,
                                str(z["source"]))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Raw sentences for a pretrained tokenizer (Yamagiwa & Shimodaira's protocol)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def raw_sentences(source: str | Path = "wikipedia", *, max_words: int = 64) -> list[str]:
+    """Sentences of ``source`` as raw text (case and punctuation kept, for a pretrained tokenizer), with fewer than
+    ``max_words`` whitespace-separated words, sorted by length in words (ties: text order), as the paper prepares
+    BookCorpus. Section headings and lines without a letter are dropped.
+
+    Paper: yamagiwa2025 (code: sentences with fewer than 64 words, sorted by length).
+    """
+    if str(source) == "wikipedia":
+        texts = [d.text for d in wikipedia_articles()]
+    else:
+        texts = [read_text_file(Path(source))]
+    out = []
+    for text in texts:
+        for s in _SENTENCE_END.split(text):
+            s = " ".join(s.split())
+            if s.startswith("=") and s.endswith("="):  # a section heading of the wiki markup
+                continue
+            if s and re.search(r"[A-Za-z]", s) and len(s.split()) < max_words:
+                out.append(s)
+    if not out:
+        raise CorpusError(f"{source}: no sentence with fewer than {max_words} words")
+    order = sorted(range(len(out)), key=lambda i: (len(out[i].split()), i))
+    return [out[i] for i in order]

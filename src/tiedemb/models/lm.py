@@ -126,6 +126,22 @@ class TransformerLanguageModel(_LanguageModel):
         causal mask is not credited): :func:`encoder_flops_per_token`, then the logits."""
         return encoder_flops_per_token(self.d_model, self.d_ff, self.n_layers, seq_len) + self.output_flops()
 
+    def hidden_layers(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Every hidden state as Hugging Face's GPT-2 returns them: the embedding output (token + position), each
+        layer's output (the pre-LN residual stream), the last one after the final LayerNorm:
+        (batch, seq) ids -> (n_layers + 1, batch, seq, d_model). The last equals :meth:`hidden`."""
+        check_token_ids(tokens, self.vocab_size)
+        seq = tokens.shape[1]
+        if seq > self.max_len:
+            raise ValueError(f"sequence length {seq} exceeds max_len {self.max_len}")
+        x = self.emb_in(tokens) + self.pos[:seq]  # (batch, seq, d_model)
+        mask = nn.Transformer.generate_square_subsequent_mask(seq, dtype=x.dtype, device=x.device)
+        states = [x]
+        for layer in self.encoder.layers:
+            states.append(layer(states[-1], src_mask=mask, is_causal=True))
+        states[-1] = self.norm(states[-1])
+        return torch.stack(states)  # (n_layers + 1, batch, seq, d_model)
+
     def analytic_parameter_count(self) -> int:
         """Embeddings + positions + layers (attention, feed-forward, two LayerNorms each) + final LayerNorm."""
         d, f = self.d_model, self.d_ff

@@ -45,6 +45,18 @@ class MaskedLanguageModel(nn.Module):
         x = self.emb_in(tokens)  # (batch, seq, d_model); no positional encoding, as in the authors' code
         return self.encoder(x, src_key_padding_mask=pad)  # (batch, seq, d_model)
 
+    def hidden_layers(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Every hidden state: the embedding output, then each layer's output (post-LN, so each is a LayerNorm
+        output): (batch, seq) ids -> (n_layers + 1, batch, seq, d_model). The last equals :meth:`hidden`."""
+        check_token_ids(tokens, self.vocab_size)
+        pad = None
+        if self.pad_id is not None and bool((tokens == self.pad_id).any()):
+            pad = tokens == self.pad_id  # (batch, seq)
+        states = [self.emb_in(tokens)]  # (batch, seq, d_model)
+        for layer in self.encoder.layers:
+            states.append(layer(states[-1], src_key_padding_mask=pad))
+        return torch.stack(states)  # (n_layers + 1, batch, seq, d_model)
+
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Logits h · E_outᵀ: (batch, seq, vocab) for every position, or (n, vocab) at a boolean (batch, seq) mask.
 
