@@ -342,7 +342,8 @@ def judge_pretrained(cfg: PretrainedNVConfig, m: dict[str, Any]) -> list[Claim]:
 
 
 register("nv-minilm", reproduces="Yamagiwa & Shimodaira (2025) Figs. 1, 2, 4, 5, 6, 7 on all-MiniLM-L6-v2 (or "
-         "--model DIR)", chapter=CHAPTER, config_cls=PretrainedNVConfig, judge=judge_pretrained)(run_pretrained)
+         "--model DIR)", chapter=CHAPTER, config_cls=PretrainedNVConfig, judge=judge_pretrained,
+         cost=70)(run_pretrained)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -533,4 +534,4 @@ def judge_scratch(cfg: ScratchNVConfig, m: dict[str, Any]) -> list[Claim]:
 
 register("nv-scratch", reproduces="Yamagiwa & Shimodaira (2025) Figs. 2, 4, 5, 6 on small Post-LN and Pre-LN models "
          "trained from scratch; tied vs untied; embedding matrices", chapter=CHAPTER, config_cls=ScratchNVConfig,
-         judge=judge_scratch)(run_scratch)
+         judge=judge_scratch, cost=100)(run_scratch)
