@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -54,10 +55,16 @@ class Summary:
                 f"{self.count(FAILED)} failed, in {self.wall_seconds:.0f} s of wall time")
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: on Linux, ask the kernel to end this worker when the process that started it (``parent``)
-    ends, killed or interrupted, so that no orphaned worker goes on computing; a worker whose parent ended while it
-    was still starting ends at once. Elsewhere a no-op."""
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"{category.__name__}: {message}\n"
+
+
+def _init_worker(parent: int) -> None:
+    """Worker initializer: warnings (e.g. a stale cached result being recomputed) as one line each, without the
+    worker's source location; and on Linux, ask the kernel to end this worker when the process that started it
+    (``parent``) ends, killed or interrupted, so that no orphaned worker goes on computing (a worker whose parent ended
+    while it was still starting ends at once)."""
+    warnings.formatwarning = _one_line_warning
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -100,7 +107,7 @@ def run_all(configs: Sequence[ExperimentConfig], *, jobs: int, after: dict[str, 
     summary = Summary()
     start = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_parent,
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(os.getpid(),)) as pool:
         running: dict[Future, ExperimentConfig] = {}
         while waiting or running:
