@@ -7,15 +7,18 @@ import math
 import sys
 
 import pytest
+import torch
 
 from tiedemb.cli import main
 from tiedemb.claims import FAILS, HOLDS, IDENTITY, UNTESTABLE
 from tiedemb.config import ConfigError
+from tiedemb.data.corpus import load_corpus
 from tiedemb.exercises import check_lstm_lm_parameters, solution_lstm_lm_parameters
 from tiedemb.experiments import compute, run_or_load
 from tiedemb.experiments.press_wolf.language_models import (
     VARIANTS,
     LMConfig,
+    LMTask,
     SyntheticLMConfig,
     build_variant,
     judge_lm,
@@ -23,6 +26,7 @@ from tiedemb.experiments.press_wolf.language_models import (
     paper_model_counts,
 )
 from tiedemb.seeding import seed_everything
+from tiedemb.train.loop import Stop, fit
 
 
 def test_pr_coefficient_in_our_units():
@@ -137,3 +141,20 @@ def test_exercise_checker():
     report = check_lstm_lm_parameters(lambda v, d, n, tied, proj: solution_lstm_lm_parameters(v, d, n, tied, proj)
                                       - v)
     assert not report and "output bias" in report.message
+
+
+def test_paper_scale_starts():
+    # The authors' SmallConfig (V = 10,000, H = 200, batch 20 × BPTT 20, 13 epochs) on the Wikipedia sample: build
+    # the four models and the task, run a few steps of the real training, then stop as if killed.
+    cfg = LMConfig.paper()
+    corpus = load_corpus(cfg.source, vocab_size=cfg.vocab_size, seed=cfg.split_seed)
+    assert corpus.vocab_size == 10_000
+    seed_everything(0)
+    models = torch.nn.ModuleDict({v: build_variant(v, corpus.vocab_size, cfg.d_model, cfg.n_layers,
+                                                   pr_coef=cfg.pr_coef) for v in VARIANTS})
+    task = LMTask(corpus.train, corpus.valid[:2000], cfg)
+    assert task.steps == cfg.epochs * task.steps_per_epoch > 10_000
+    with pytest.raises(Stop):
+        fit(models, task, steps=task.steps, optim=cfg.optim(task.steps_per_epoch), stop_after=3)
+    assert all(len(task.losses[v]) == 3 and task.losses[v][0] == pytest.approx(math.log(10_000), rel=0.01)
+               for v in VARIANTS)
