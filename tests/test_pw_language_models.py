@@ -126,6 +126,14 @@ def test_own_text_bad_file_exits_2(tmp_path, content, message, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_own_text_too_short_exits_2(tmp_path, tmp_cache, capsys):
+    path = tmp_path / "short.txt"
+    path.write_text("\n\n".join(f"Paragraph {i} has a few words in it." for i in range(40)))
+    assert main(["run", "pw-lm", "--text", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "too short" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "pw-lm").exists()
+
+
 def test_text_is_refused_by_experiments_without_a_source(tmp_path, capsys):
     path = tmp_path / "my.txt"
     path.write_text("some words here.")

@@ -152,7 +152,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .plotting import save_figures
     from .results import replace_dir
 
-    result = compute(cfg) if args.no_cache else run_or_load(cfg, compute_missing=True)
+    try:
+        result = compute(cfg) if args.no_cache else run_or_load(cfg, compute_missing=True)
+    except (ConfigError, CorpusError) as err:  # e.g. a user's text too short for the experiment's batches
+        print(f"python -m tiedemb run: error: {err}", file=sys.stderr)
+        return 2
     if args.no_cache:
         result.save(cache_path(cfg))
     final = args.out / cfg.name
