@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     run.add_argument("--model", default=None, type=Path,
                      help="nv-minilm: a Hugging Face encoder or decoder folder on disk instead of all-MiniLM-L6-v2")
+    run.add_argument("--text", default=None, type=Path,
+                     help="train on your own UTF-8 text file (experiments with a `source` field, e.g. pw-lm)")
     diag = sub.add_parser("diagnose", help="should I tie? estimate ≡ and ∼ of word pairs in a text file")
     diag.add_argument("file", nargs="?", type=Path, help="a UTF-8 text file (one sentence per line or prose)")
     diag.add_argument("--wikipedia", action="store_true", help="use the Wikipedia sample shipped with gensim")
@@ -76,9 +78,9 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     from .experiments.pool import FAILED, run_all
 
     try:
-        if args.name is not None or args.seeds is not None or args.out_given:
+        if args.name is not None or args.seeds is not None or args.out_given or args.text is not None:
             raise ConfigError("--all runs every experiment at its own seeds into the cache; it takes no NAME, "
-                              "--seeds or --out")
+                              "--seeds or --out, nor --text")
         if args.scale not in SCALES:
             raise ConfigError(f"unknown scale {args.scale!r}; allowed: {', '.join(SCALES)}")
         jobs = parse_positive_int("--jobs", args.jobs) if args.jobs is not None else (os.cpu_count() or 1)
@@ -109,7 +111,26 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def with_text(cfg, path: Path):
+    """``cfg`` reading a user's text file (checked now: missing, empty or non-UTF-8 is a :class:`CorpusError`)."""
+    from .data.corpus import read_text_file
+
+    if "source" not in cfg.to_dict():
+        raise ConfigError(f"--text: {cfg.name} does not train on a text (experiments with a text source: "
+                          f"{', '.join(text_experiments())})")
+    read_text_file(path)
+    return cfg.replace(source=str(Path(path).resolve()))
+
+
+def text_experiments() -> list[str]:
+    """Names of the experiments whose config has a ``source`` (a text to train on)."""
+    from .experiments import all_experiments
+
+    return [e.name for e in all_experiments() if "source" in e.config_cls.__dataclass_fields__]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .data.corpus import CorpusError
     from .experiments import UnknownExperiment, get
 
     if args.all:
@@ -131,8 +152,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         preflight = getattr(cfg, "preflight", None)
         if preflight is not None:
             preflight()  # e.g. a model folder without weights, or with a tokenizer that does not match
+        if args.text is not None:
+            cfg = with_text(cfg, args.text)
         writable_folder(args.out)
-    except (UnknownExperiment, ConfigError) as err:
+    except (UnknownExperiment, ConfigError, CorpusError) as err:
         print(f"python -m tiedemb run: error: {err}", file=sys.stderr)
         return 2
 
@@ -144,7 +167,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .plotting import save_figures
     from .results import replace_dir
 
-    result = compute(cfg) if args.no_cache else run_or_load(cfg, compute_missing=True)
+    try:
+        result = compute(cfg) if args.no_cache else run_or_load(cfg, compute_missing=True)
+    except (ConfigError, CorpusError) as err:  # e.g. a user's text too short for the experiment's batches
+        print(f"python -m tiedemb run: error: {err}", file=sys.stderr)
+        return 2
     if args.no_cache:
         result.save(cache_path(cfg))
     final = args.out / cfg.name

@@ -235,3 +235,51 @@ def check_sequential_update(student: Callable, *, rtol: float = 1e-10) -> CheckR
                                f"{V_true:.6g}. q must be the running mean of ‖x‖², not of ‖x‖.")
     return CheckReport(True, "your sequential update gives the batch M and V on 4 clusters (near and far from the "
                        "origin, one of a single point).")
+
+
+# Language-model chapter (press2017): the size of an LSTM language model
+
+
+def solution_lstm_lm_parameters(vocab_size: int, d_model: int, n_layers: int, tied: bool, projection: bool) -> int:
+    """A solution of the parameter-count exercise: embeddings (one matrix if tied) and the untied output bias, a
+    basic LSTM cell per layer (four gate blocks on [x; h], one bias each), and P with its bias for PR."""
+    embeddings = vocab_size * d_model * (1 if tied else 2) + vocab_size
+    lstm = n_layers * 4 * (2 * d_model * d_model + d_model)
+    return embeddings + lstm + (d_model * d_model + d_model if projection else 0)
+
+
+def check_lstm_lm_parameters(student: Callable) -> CheckReport:
+    """Check ``student(vocab_size, d_model, n_layers, tied, projection) -> int``: the number of parameters of the
+    paper's LSTM language model with TensorFlow's basic LSTM cell (one bias per gate block), the untied output bias,
+    and for PR the square P with its bias. Compared with models instantiated by the package (PyTorch's second LSTM
+    bias subtracted), among them the paper's PTB shapes."""
+    from .experiments.press_wolf.language_models import VARIANTS, build_variant
+    from .models import count_parameters
+
+    shapes = [(10_000, 200, 2), (10_000, 1_500, 2), (50, 8, 1), (1_234, 30, 3)]
+    for v, d, n in shapes:
+        for variant in VARIANTS:
+            with torch.device("meta"):
+                model = build_variant(variant, v, d, n)
+            expected = count_parameters(model) - model.redundant_bias_parameters()
+            tied, projection = model.tied, model.proj is not None
+            try:
+                got = int(student(v, d, n, tied, projection))
+            except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+                last = traceback.format_exception_only(type(err), err)[-1].strip()
+                return CheckReport(False, f"your function raised an exception for V={v}, H={d}, layers={n}, "
+                                   f"tied={tied}, projection={projection}: {last}")
+            if got != expected:
+                hint = ""
+                if got - expected == v:
+                    hint = " One V too many: the output bias is a vector of V, counted once."
+                elif got - expected == -v:
+                    hint = " The untied output bias (V numbers) is missing: tying shares the matrix, not the bias."
+                elif got - expected == n * 4 * d:
+                    hint = " One bias per gate block: PyTorch's two LSTM biases act as one."
+                elif tied and got - expected == v * d:
+                    hint = " A tied model holds the V×H matrix once."
+                return CheckReport(False, f"V={v}, H={d}, layers={n}, tied={tied}, projection={projection}: you "
+                                   f"return {got:,}, expected {expected:,}.{hint}")
+    return CheckReport(True, f"your count matches {len(shapes) * len(VARIANTS)} models, the paper's PTB shapes "
+                       f"among them (4,651,600 for the small untied model).")

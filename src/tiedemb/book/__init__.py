@@ -32,8 +32,8 @@ from ..results import Result
 
 ProseFn = Callable[[Result], dict[str, str]]
 _PROSE: dict[str, ProseFn] = {}
-MODULES = ("press_wolf.gradients", "bertolotti.theorems", "bertolotti.diagnose", "bertolotti.xor", "bertolotti.mlm",
-           "yamagiwa.norm_variance")
+MODULES = ("press_wolf.gradients", "press_wolf.language_models", "bertolotti.theorems", "bertolotti.diagnose",
+           "bertolotti.xor", "bertolotti.mlm", "yamagiwa.norm_variance")
 """Prose modules, by paper and chapter, mirroring :mod:`tiedemb.experiments`; imported on first use."""
 
 VERDICT_ORDER = (HOLDS, FAILS, UNTESTABLE, IDENTITY)

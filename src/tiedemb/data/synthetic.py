@@ -129,3 +129,28 @@ def generate(spec: CorpusSpec, n_train: int, n_valid: int, rng: np.random.Genera
     offsets = np.searchsorted(wcum, rng.random(n), side="right")
     tokens = concepts * spec.words_per_concept + offsets
     return SyntheticCorpus(spec, tokens[:n_train], tokens[n_train:], transition, words)
+
+
+def similarity_pairs(corpus: SyntheticCorpus, n_per_level: int, rng: np.random.Generator) -> np.ndarray:
+    """Word pairs stratified by ground-truth similarity: ``n_per_level`` synonym pairs (2), same-group pairs (1) and
+    unrelated pairs (0), each of two distinct words drawn uniformly from the vocabulary, (3 · n_per_level, 2).
+
+    Stratifying keeps the rare synonyms and group mates in the evaluation: uniformly random pairs are almost all
+    unrelated.
+    """
+    spec = corpus.spec
+    if spec.words_per_concept < 2:
+        raise ValueError("similarity_pairs needs at least 2 words per concept (synonyms)")
+    w, cpg = spec.words_per_concept, spec.concepts_per_group
+    a = rng.integers(0, spec.vocab_size, size=(3, n_per_level))
+    concept, group = a // w, a // (w * cpg)
+    # Synonyms: another offset within the same concept.
+    syn = concept[0] * w + (a[0] % w + rng.integers(1, w, size=n_per_level)) % w
+    # Same group, another concept: shift the concept within its group (needs >= 2 concepts per group).
+    other = (concept[1] % cpg + rng.integers(1, max(cpg, 2), size=n_per_level)) % cpg if cpg > 1 else concept[1] % cpg
+    same_group = (group[1] * cpg + other) * w + rng.integers(0, w, size=n_per_level)
+    # Unrelated: another group.
+    shift = rng.integers(1, spec.n_groups, size=n_per_level) if spec.n_groups > 1 else np.zeros(n_per_level, int)
+    unrelated = (((group[2] + shift) % spec.n_groups) * cpg + rng.integers(0, cpg, size=n_per_level)) * w \
+        + rng.integers(0, w, size=n_per_level)
+    return np.concatenate([np.stack([a[0], syn], 1), np.stack([a[1], same_group], 1), np.stack([a[2], unrelated], 1)])

@@ -51,3 +51,37 @@ def row_distances(weight: torch.Tensor) -> torch.Tensor:
     w = weight.detach()
     diff = w.unsqueeze(-2) - w.unsqueeze(-3)  # (..., vocab, vocab, d)
     return diff.pow(2).sum(-1).sqrt()
+
+
+def similarity_correlation(weight: torch.Tensor, pairs: np.ndarray, gold: np.ndarray,
+                           rare: np.ndarray | None = None) -> dict[str, float]:
+    """Spearman's ρ between the cosine similarity of ``weight``'s rows and gold similarities of word pairs.
+
+    Args:
+        pairs: (n, 2) row ids; gold: (n,) human or ground-truth similarities.
+        rare: (n,) bool, the pairs counted as rare (their ρ is reported apart; None: not reported).
+
+    Returns:
+        ``rho`` and ``pairs`` (how many were scored), and ``rho_rare``/``pairs_rare`` when ``rare`` is given
+        (``rho_rare`` is NaN with fewer than 3 rare pairs).
+
+    Paper: press2017, Sec. 4 (Tables 1 and 2: Spearman's ρ on word-similarity sets).
+    """
+    pairs, gold = np.asarray(pairs), np.asarray(gold, dtype=float)
+    cos = pair_cosines(weight, pairs)
+    out = {"rho": spearman(cos, gold) if len(gold) >= 2 else float("nan"), "pairs": int(len(gold))}
+    if rare is not None:
+        rare = np.asarray(rare, dtype=bool)
+        out["rho_rare"] = spearman(cos[rare], gold[rare]) if rare.sum() >= 3 else float("nan")
+        out["pairs_rare"] = int(rare.sum())
+    return out
+
+
+def structure_correlations(weights: dict[str, torch.Tensor], pairs: np.ndarray) -> dict[str, float]:
+    """Spearman's ρ between the pairwise cosine similarities of every two embeddings (keys ``"a-b"``).
+
+    Paper: press2017, Table 3 (how alike the input, output and tied embeddings are).
+    """
+    cos = {k: pair_cosines(w, pairs) for k, w in weights.items()}
+    names = list(cos)
+    return {f"{a}-{b}": spearman(cos[a], cos[b]) for i, a in enumerate(names) for b in names[i + 1:]}

@@ -62,6 +62,10 @@ class _LanguageModel(nn.Module):
         """Forward FLOPs of the logits of one position: h · E_outᵀ (2 per multiply-add)."""
         return 2 * self.d_model * self.vocab_size
 
+    def penalty(self) -> torch.Tensor | None:
+        """A regularisation term added to the training loss (None: none). Perplexities never include it."""
+        return None
+
     def embedding_parameters(self) -> int:
         """Analytic count of the embedding matrices: V·d once if tied, twice if not (plus the output bias)."""
         n = self.vocab_size * self.d_model * (1 if self.tied else 2)
@@ -69,21 +73,51 @@ class _LanguageModel(nn.Module):
 
 
 class LSTMLanguageModel(_LanguageModel):
-    """Embedding → n_layers LSTM → output embedding (Zaremba-style NNLM of Press & Wolf)."""
+    """Embedding → n_layers LSTM (→ projection P) → output embedding (Zaremba-style NNLM of Press & Wolf).
+
+    With ``projection=True`` a square matrix P with a bias sits between the top LSTM output and the output embedding
+    (logits = E_out (P h + p_b) + b), and :meth:`penalty` is ``pr_coef · ‖P‖_F²``: projection regularisation (PR) as
+    the authors' code applies it (a squared Frobenius norm of P, its bias not penalised).
+
+    Paper: press2017, Sec. 5 (projection regularisation), Tables 5 and 6.
+    """
 
     def __init__(self, vocab_size: int, d_model: int, n_layers: int = 2, *, tied: bool = False,
-                 output_bias: bool = True, dropout: float = 0.0, init_range: float | None = 0.1) -> None:
+                 output_bias: bool = True, dropout: float = 0.0, init_range: float | None = 0.1,
+                 projection: bool = False, pr_coef: float = 0.0) -> None:
         super().__init__(vocab_size, d_model, tied, output_bias)
+        if pr_coef < 0 or (pr_coef and not projection):
+            raise ValueError(f"pr_coef must be >= 0 and needs projection=True, got {pr_coef} (projection="
+                             f"{projection})")
         self.lstm = nn.LSTM(d_model, d_model, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0)
         self.drop = nn.Dropout(dropout)
+        self.proj = nn.Linear(d_model, d_model) if projection else None
+        self.pr_coef = pr_coef
         self.n_layers = n_layers
-        if init_range is not None:  # the authors' TF code initialises every variable U(-r, r)
+        if init_range is not None:  # the authors' TF code initialises every variable U(-r, r), P included
             for p in self.parameters():
                 nn.init.uniform_(p, -init_range, init_range)
 
+    def _top(self, out: torch.Tensor) -> torch.Tensor:
+        out = self.drop(out)  # (batch, seq, d_model)
+        return out if self.proj is None else self.proj(out)
+
     def body(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(self.drop(x))  # (batch, seq, d_model)
-        return self.drop(out)
+        return self._top(out)
+
+    def step(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits of one BPTT window starting from the LSTM ``state`` of the previous window (None: zeros), and the
+        state after it: truncated BPTT as in Zaremba et al. (the caller detaches the state between windows)."""
+        check_token_ids(tokens, self.vocab_size)
+        out, state = self.lstm(self.drop(self.emb_in(tokens)), state)  # (batch, seq, d_model)
+        return self.emb_out(self._top(out)), state
+
+    def penalty(self) -> torch.Tensor | None:
+        if self.proj is None or not self.pr_coef:
+            return None
+        return self.pr_coef * self.proj.weight.pow(2).sum()
 
     def forward_flops_per_token(self, seq_len: int) -> int:
         """Forward FLOPs of one token (matrix products only, 2 per multiply-add): each layer's four gates read the
@@ -91,10 +125,16 @@ class LSTMLanguageModel(_LanguageModel):
         return self.n_layers * 2 * 4 * self.d_model * 2 * self.d_model + self.output_flops()
 
     def analytic_parameter_count(self) -> int:
-        """Embeddings + LSTM (PyTorch keeps two bias vectors per layer) (+ output bias)."""
+        """Embeddings + LSTM (PyTorch keeps two bias vectors per layer) (+ output bias) (+ P and its bias)."""
         d = self.d_model
         lstm = self.n_layers * (4 * d * (d + d) + 2 * 4 * d)
-        return self.embedding_parameters() + lstm
+        proj = d * d + d if self.proj is not None else 0
+        return self.embedding_parameters() + lstm + proj
+
+    def redundant_bias_parameters(self) -> int:
+        """PyTorch's second LSTM bias vector per layer (b_hh), which TensorFlow's basic LSTM cell, used by the
+        paper's code, does not have: b_ih + b_hh act as one bias, so the paper's count is ours minus these."""
+        return self.n_layers * 4 * self.d_model
 
 
 class TransformerLanguageModel(_LanguageModel):

@@ -46,13 +46,32 @@ def lm_cross_entropy(model: nn.Module, tokens: torch.Tensor, targets: torch.Tens
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
 
 
+def _detach(state: Any) -> Any:
+    return None if state is None else tuple(s.detach() for s in state)
+
+
+def carried_cross_entropy(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor, state: Any,
+                          reduction: str = "mean") -> tuple[torch.Tensor, Any]:
+    """Next-token cross-entropy of one window starting from the recurrent ``state`` of the previous window; returns
+    the loss and the new state, detached (truncated BPTT). The model must have ``step(tokens, state)``."""
+    logits, state = model.step(tokens, state)  # (batch, seq, vocab)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
+    return loss, _detach(state)
+
+
 @torch.no_grad()
-def perplexity(model: nn.Module, tokens: np.ndarray, batch_size: int, bptt: int) -> float:
-    """Perplexity of ``model`` on a token stream, evaluated in windows like training."""
+def perplexity(model: nn.Module, tokens: np.ndarray, batch_size: int, bptt: int, *, carry_state: bool = False
+               ) -> float:
+    """Perplexity of ``model`` on a token stream, evaluated in windows like training (with ``carry_state``, the
+    recurrent state flows from each window into the next, as in Zaremba et al.'s evaluation)."""
     model.eval()
-    total, count = 0.0, 0
+    total, count, state = 0.0, 0, None
     for x, y in windows(batchify(tokens, batch_size), bptt):
-        total += float(lm_cross_entropy(model, x, y, reduction="sum"))
+        if carry_state:
+            loss, state = carried_cross_entropy(model, x, y, state, reduction="sum")
+        else:
+            loss = lm_cross_entropy(model, x, y, reduction="sum")
+        total += float(loss)
         count += y.numel()
     model.train()
     return float(np.exp(total / count))
@@ -73,11 +92,19 @@ class StreamTask(Task):
         batch_size, bptt: parallel streams and window length.
         epochs: passes over the training stream.
         valid: validation tokens (optional).
+        carry_state: truncated BPTT proper: each window starts from the recurrent state at the end of the previous
+            one (detached; zeros at the start of every epoch), as in Zaremba et al. and press2017's code. Needs models
+            with ``step(tokens, state)``. Off: every window starts from zeros.
+
+    A model's :meth:`penalty` (e.g. projection regularisation) is added to its loss; ``losses`` record the
+    cross-entropy alone.
     """
 
     def __init__(self, names: tuple[str, ...], train: np.ndarray, batch_size: int, bptt: int, epochs: int,
-                 valid: np.ndarray | None = None) -> None:
+                 valid: np.ndarray | None = None, carry_state: bool = False) -> None:
         self.names, self.batch_size, self.bptt, self.valid = names, batch_size, bptt, valid
+        self.carry_state = carry_state
+        self.states: dict[str, Any] = dict.fromkeys(names)
         self.windows = list(windows(batchify(train, batch_size), bptt))
         self.steps = len(self.windows) * epochs
         self.tokens_per_step = batch_size * bptt * len(names)
@@ -99,21 +126,30 @@ class StreamTask(Task):
         x, y = self.window(step)
         total = None
         for name in self.names:
-            loss = lm_cross_entropy(model[name], x, y)
+            if self.carry_state:
+                state = None if step % len(self.windows) == 0 else self.states[name]
+                loss, self.states[name] = carried_cross_entropy(model[name], x, y, state)
+            else:
+                loss = lm_cross_entropy(model[name], x, y)
             self.losses[name].append(loss.item())
+            penalty = model[name].penalty() if hasattr(model[name], "penalty") else None
+            if penalty is not None:
+                loss = loss + penalty
             total = loss if total is None else total + loss
         return total
 
     def observe(self, model: nn.ModuleDict, step: int) -> None:
         if step == self.steps and self.valid is not None:
-            self.valid_ppl = {k: perplexity(model[k], self.valid, self.batch_size, self.bptt) for k in self.names}
+            self.valid_ppl = {k: perplexity(model[k], self.valid, self.batch_size, self.bptt,
+                                            carry_state=self.carry_state) for k in self.names}
 
     def clip_groups(self, model: nn.ModuleDict) -> list[list[torch.Tensor]]:
         return [list(model[k].parameters()) for k in self.names]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"losses": self.losses, "valid_ppl": self.valid_ppl}
+        return {"losses": self.losses, "valid_ppl": self.valid_ppl, "states": self.states}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.losses = {k: list(v) for k, v in state["losses"].items()}
         self.valid_ppl = dict(state["valid_ppl"])
+        self.states = dict(state.get("states", dict.fromkeys(self.names)))
