@@ -143,3 +143,14 @@ def test_measured_speed_reads_the_committed_benchmark(tmp_path):
         measured_speed("grad-check", path)
     # the committed table covers every chapter that states a speed
     assert "speed_mfu" in measured_speed("mlm-twins", SPEED_FILE)
+
+
+def test_data_table_aligns_numbers_and_words():
+    from tiedemb.book import DataTable
+
+    table = DataTable(["model", "params", "ppl", "share"], [["untied", "4,651,600", "91.3", "–"],
+                                                           ["WT", "2,651,600", "85.6", "39%"]], caption="c")
+    html_text = table._repr_html_()
+    assert '<th class="text">model</th><th class="num">params</th><th class="num">ppl</th>' in html_text
+    assert '<td class="num">39%</td>' in html_text and 'class="data-table"' in html_text
+    assert repr(table).splitlines()[0] == "c"

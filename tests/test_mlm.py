@@ -371,7 +371,7 @@ def test_judge_needs_a_plateau():
     still = _metrics(ratio_dh=0.3, ratio_ndh_in=0.4, apart=3.0, last_drop={("ndh", "tied"): 0.02})
     assert _verdicts(still) == {"B-E8": HOLDS, "B-E9": UNTESTABLE}  # B-E8 uses the ✓DH models only
     claim = judge_mlm_twins(MLMTwinsConfig.quick(), still)[1]
-    assert "not met" in claim.precondition and "✗DH tied 2.0%" in claim.precondition
+    assert "not met" in claim.precondition and "✗DH tied 2.00%" in claim.precondition
     assert "python -m tiedemb run mlm-twins --scale paper" in claim.precondition
     still = _metrics(ratio_dh=0.9, ratio_ndh_in=0.9, apart=1.0, last_drop={("dh", "untied"): 0.011})
     assert _verdicts(still) == {"B-E8": UNTESTABLE, "B-E9": UNTESTABLE}

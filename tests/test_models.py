@@ -86,11 +86,13 @@ def test_forward_flops_match_the_counted_matrix_products():
     mlm = MaskedLanguageModel(50, d, layers, 2, 24, pad_id=None)
     causal = TransformerLanguageModel(50, d, layers, 2, 24)
     lstm = LSTMLanguageModel(50, d, layers)
+    pr = LSTMLanguageModel(50, d, layers, projection=True)  # PR: the square P before the output embedding
+    lstm_weights = 2 * sum(p.numel() for n, p in lstm.lstm.named_parameters() if n.startswith("weight"))
     for model, call, analytic, uncounted in (
             (mlm, lambda: mlm(x, pos), mlm.forward_flops_per_token(seq, 12 / 30), attention),
             (causal, lambda: causal(x), causal.forward_flops_per_token(seq), attention),
-            (lstm, lambda: lstm(x), lstm.forward_flops_per_token(seq),
-             2 * sum(p.numel() for n, p in lstm.lstm.named_parameters() if n.startswith("weight")))):
+            (lstm, lambda: lstm(x), lstm.forward_flops_per_token(seq), lstm_weights),
+            (pr, lambda: pr(x), pr.forward_flops_per_token(seq), lstm_weights)):
         with FlopCounterMode(display=False) as counter:
             call()
         assert counter.get_total_flops() == pytest.approx(30 * (analytic - uncounted)), type(model).__name__

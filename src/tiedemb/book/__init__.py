@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import importlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -161,12 +162,42 @@ table.claims-table td.label{white-space:nowrap;font-weight:600}
 table.claims-table td.verdict{white-space:nowrap}
 table.claims-table details summary{cursor:pointer;color:#0969da}
 table.data-table{border-collapse:collapse;font-size:0.88em;margin:0.5em 0 1em}
-table.data-table th,table.data-table td{padding:0.25em 0.7em;border-bottom:1px solid #d0d7de;white-space:nowrap}
+table.data-table th,table.data-table td{padding:0.25em 0.5em;border-bottom:1px solid #d0d7de;white-space:nowrap}
 table.data-table th{background:#f6f8fa;text-align:right}
 table.data-table td.num{text-align:right;font-variant-numeric:tabular-nums}
-table.data-table th.text,table.data-table td.text{text-align:left;white-space:normal}
+table.data-table th.text,table.data-table td.text{text-align:left;white-space:normal;min-width:6em}
+table.data-table td.wide{min-width:14em}
 </style>"""
 """The style of every HTML table the book's objects render (claims tables, data tables)."""
+
+
+_NUMBER = re.compile(r"^[-−+]?[\d,]*\.?\d+\s*(%|[KM]|×)?$|^[–-]$")
+
+
+class DataTable:
+    """A table of text cells that renders as HTML in a notebook (numbers right-aligned and unbroken, words left-aligned
+    and wrapped, in the book's table style) and as aligned text elsewhere (stable under nbval)."""
+
+    def __init__(self, header: list[str], rows: list[list[str]], caption: str = "") -> None:
+        self.header, self.rows, self.caption = header, rows, caption
+
+    def __repr__(self) -> str:
+        cells = [self.header, *self.rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(self.header))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    def _kinds(self) -> list[str]:
+        return ["num" if self.rows and all(_NUMBER.match(r[i].strip()) for r in self.rows) else "text"
+                for i in range(len(self.header))]
+
+    def _repr_html_(self) -> str:
+        kinds = self._kinds()
+        head = "".join(f'<th class="{k}">{html.escape(h)}</th>' for h, k in zip(self.header, kinds, strict=True))
+        body = "".join("<tr>" + "".join(f'<td class="{k}">{html.escape(c)}</td>' for c, k in zip(r, kinds, strict=True))
+                       + "</tr>" for r in self.rows)
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f'{TABLE_CSS}<table class="data-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 class ClaimTable:

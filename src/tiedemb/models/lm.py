@@ -121,8 +121,10 @@ class LSTMLanguageModel(_LanguageModel):
 
     def forward_flops_per_token(self, seq_len: int) -> int:
         """Forward FLOPs of one token (matrix products only, 2 per multiply-add): each layer's four gates read the
-        input and the previous state (8·d² multiply-adds), then the logits."""
-        return self.n_layers * 2 * 4 * self.d_model * 2 * self.d_model + self.output_flops()
+        input and the previous state (8·d² multiply-adds), the projection P of PR (d² multiply-adds) if any, then the
+        logits."""
+        d = self.d_model
+        return self.n_layers * 2 * 4 * d * 2 * d + (2 * d * d if self.proj is not None else 0) + self.output_flops()
 
     def analytic_parameter_count(self) -> int:
         """Embeddings + LSTM (PyTorch keeps two bias vectors per layer) (+ output bias) (+ P and its bias)."""

@@ -112,7 +112,10 @@ class StreamTask(Task):
         self.valid_ppl: dict[str, float] = {}
 
     def flops_per_step(self, model: nn.ModuleDict) -> float:
-        return sum(3 * self.batch_size * self.bptt * model[k].forward_flops_per_token(self.bptt) for k in self.names)
+        counts = [getattr(model[k], "forward_flops_per_token", None) for k in self.names]
+        if any(c is None for c in counts):  # a model of the user's own: its FLOPs are not known
+            return 0.0
+        return sum(3 * self.batch_size * self.bptt * c(self.bptt) for c in counts)
 
     @property
     def steps_per_epoch(self) -> int:

@@ -152,7 +152,8 @@ class Task:
 
     def flops_per_step(self, model: nn.Module) -> float:
         """Model FLOPs of one update (forward and backward: 3 × the forward's matrix products), for the
-        utilisation figure of the benchmarks; 0 when the task does not say."""
+        utilisation figure of the benchmarks; 0 when the task or the model does not say (a model without
+        ``forward_flops_per_token``)."""
         return 0.0
 
     def state_dict(self) -> dict[str, Any]:

@@ -114,8 +114,10 @@ class MLMTask(Task):
         return loss
 
     def flops_per_step(self, model: nn.Module) -> float:
-        seq = self.train.shape[1]
-        return 3 * self.tokens_per_step * model.forward_flops_per_token(seq, self.masking.mlm_probability)
+        count = getattr(model, "forward_flops_per_token", None)
+        if count is None:  # a model of the user's own: its FLOPs are not known
+            return 0.0
+        return 3 * self.tokens_per_step * count(self.train.shape[1], self.masking.mlm_probability)
 
     def observe(self, model: nn.Module, step: int) -> None:
         if step not in self.marks:

@@ -38,16 +38,22 @@ class DiagnosticTable:
     def __repr__(self) -> str:
         return "\n".join(" | ".join(self._cell(k, r[k]) for k, _ in self.COLUMNS) for r in self.rows)
 
-    TEXT = frozenset({"pair", "dh", "expected", "advice"})
-    """Columns of words (left-aligned, may wrap); the others are numbers (right-aligned, never wrapped)."""
+    HTML_COLUMNS = (("pair", "pair", "text"), ("count_a", "n_a", "num"), ("count_b", "n_b", "num"),
+                    ("D_sem", "D≡ (null)", "num"), ("D_cond", "D∼ (null)", "num"), ("dh", "DH", "text"),
+                    ("expected", "expected", "text"), ("advice", "should I tie?", "text wide"))
+    """The HTML table's columns: each divergence with its permutation null in brackets, so that the words have room;
+    numbers right-aligned and never wrapped, words left-aligned and wrapped (the advice in the widest column)."""
 
-    def _kind(self, key: str) -> str:
-        return "text" if key in self.TEXT else "num"
+    def _html_cell(self, key: str, row: dict) -> str:
+        text = self._cell(key, row[key])
+        if key in ("D_sem", "D_cond") and row.get(f"{key}_null") is not None:
+            text += f" ({self._cell(key, row[f'{key}_null'])})"
+        return html.escape(text)
 
     def _repr_html_(self) -> str:
-        head = "".join(f'<th class="{self._kind(k)}">{html.escape(t)}</th>' for k, t in self.COLUMNS)
-        body = "".join("<tr>" + "".join(f'<td class="{self._kind(k)}">{html.escape(self._cell(k, r[k]))}</td>'
-                                        for k, _ in self.COLUMNS) + "</tr>" for r in self.rows)
+        head = "".join(f'<th class="{kind}">{html.escape(t)}</th>' for _, t, kind in self.HTML_COLUMNS)
+        body = "".join("<tr>" + "".join(f'<td class="{kind}">{self._html_cell(k, r)}</td>'
+                                        for k, _, kind in self.HTML_COLUMNS) + "</tr>" for r in self.rows)
         return f'{TABLE_CSS}<table class="data-table diagnostic-table"><tr>{head}</tr>{body}</table>'
 
 

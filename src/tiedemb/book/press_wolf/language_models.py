@@ -7,7 +7,6 @@ Our numbers come from the result; the paper's (Tables 5 and 6 of press2017, on t
 
 from __future__ import annotations
 
-import html
 import math
 
 from ...experiments.press_wolf.language_models import (
@@ -17,26 +16,10 @@ from ...experiments.press_wolf.language_models import (
     VARIANTS,
 )
 from ...results import Result
-from .. import prose
+from .. import DataTable, prose
 
-
-class Table:
-    """A small table that renders as HTML in a notebook and as aligned text elsewhere."""
-
-    def __init__(self, header: list[str], rows: list[list[str]], caption: str = "") -> None:
-        self.header, self.rows, self.caption = header, rows, caption
-
-    def __repr__(self) -> str:
-        cells = [self.header, *self.rows]
-        widths = [max(len(r[i]) for r in cells) for i in range(len(self.header))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-        return "\n".join(([self.caption] if self.caption else []) + lines)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
-        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f'<table class="pw-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+Table = DataTable
+"""The chapter's tables: the book's :class:`~tiedemb.book.DataTable`."""
 
 
 def _millions(n: float) -> str:

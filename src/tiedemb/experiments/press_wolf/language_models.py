@@ -274,6 +274,7 @@ def train_variants(cfg: _LMConfig, seed: int, vocab_size: int, train: np.ndarray
         "steps": task.steps,
         "train_seconds": stats.train_seconds,
         "tokens_per_s": stats.tokens_per_s,
+        "model_flops_per_s": stats.model_flops_per_s,
     }
 
 
@@ -305,7 +306,8 @@ def _perplexity_metrics(runs: list[dict]) -> dict[str, Any]:
         "param_saving_fraction": {k: 1 - params[k] / params["untied"] for k in VARIANTS},
         "steps": runs[0]["steps"],
         "timing": {"train_seconds": float(sum(r["train_seconds"] for r in runs)),
-                   "tokens_per_s": float(np.mean([r["tokens_per_s"] for r in runs]))},
+                   "tokens_per_s": float(np.mean([r["tokens_per_s"] for r in runs])),
+                   "model_flops_per_s": float(np.mean([r["model_flops_per_s"] for r in runs]))},
     }
 
 
