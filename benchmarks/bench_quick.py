@@ -131,7 +131,7 @@ def main() -> None:
         lines.append(f"| `{name}` | {r['date']} | {cell(r['wall_s'], '.0f', 'failed')} | "
                      f"{cell(r['tokens_per_s'], ',.0f')} | {r['matmul_gflops']:.0f} | {cell(r['mfu'], '.0%')} | "
                      f"{r['load_before']:.1f} |")
-    lines += ["", f"Sum of one-core wall times: {total:.0f} s ({total / 60:.1f} min)."]
+    lines += ["", f"Sum of the one-core wall times above: {total:.0f} s ({total / 60:.1f} min)."]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf8")
     json_path.write_text(json.dumps({"machine": machine, "torch": torch.__version__, "experiments": table,
                                      "total_one_core_s": total}, indent=1) + "\n", encoding="utf8")
