@@ -8,9 +8,10 @@ Run (not collected by pytest):
 Both sides read the same hidden states (float32, ``layers`` × ``tokens`` × ``d``, token types drawn from a Zipf law
 over ``vocab`` ids, as in text) and return every type's n_t, μ_t, Q, M and V at every layer:
 
-- streaming: :class:`tiedemb.theory.yamagiwa.StreamingStats`, one ``index_add_`` per layer and batch of ``batch``
-  occurrences, float64 sums, its table sized to the number of types (known once the text is tokenised, before the
-  forward pass; ``--no-presize`` lets it grow instead);
+- streaming: :class:`tiedemb.theory.yamagiwa.StreamingStats`, fed batches of ``batch`` occurrences, each added
+  one ``index_add_`` per layer and chunk of ``StreamingStats.CHUNK`` occurrences, float64 sums, its table sized
+  to the number of types (known once the text is tokenised, before the forward pass; ``--no-presize`` lets it grow
+  instead);
 - loop: :func:`tiedemb.theory.yamagiwa.loop_token_stats`, the authors' sequential update (Yamagiwa & Shimodaira,
   Sec. 2), one occurrence and one layer at a time in Python.
 
@@ -55,10 +56,13 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=30_522)
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--chunk", type=int, default=StreamingStats.CHUNK,
+                    help="occurrences per index_add_ inside a batch (the package's default: %(default)s)")
     ap.add_argument("--no-presize", dest="presize", action="store_false",
                     help="start the accumulator small and let it grow (default: sized to the number of types)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    StreamingStats.CHUNK = args.chunk
     ids = zipf_ids(args.tokens, args.vocab, 0)
     g = torch.Generator().manual_seed(0)
     hidden = torch.randn(args.layers, args.tokens, args.d, generator=g)  # float32, like a model's output
@@ -87,7 +91,8 @@ def main() -> None:
     best_s, best_l = min(t_stream), min(t_loop)
     print(f"tokens {args.tokens:,}, layers {args.layers}, d {args.d}, types {acc.n_types:,} "
           f"(Zipf over {args.vocab:,} ids), hidden states {hidden.numel() * 4 / 2**20:.1f} MiB float32")
-    print(f"streaming (index_add_, batch {args.batch}): {best_s[0]:.3f} s CPU ({best_s[1]:.3f} s wall), accumulator "
+    print(f"streaming (index_add_, batch {args.batch}, chunk {StreamingStats.CHUNK}): {best_s[0]:.3f} s CPU "
+          f"({best_s[1]:.3f} s wall), accumulator "
           f"{mem_stream / 2**20:.1f} MiB")
     print(f"per-token loop (sequential update):        {best_l[0]:.3f} s CPU ({best_l[1]:.3f} s wall), state about "
           f"{mem_loop / 2**20:.1f} MiB")

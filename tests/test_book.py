@@ -154,3 +154,30 @@ def test_data_table_aligns_numbers_and_words():
     assert '<th class="text">model</th><th class="num">params</th><th class="num">ppl</th>' in html_text
     assert '<td class="num">39%</td>' in html_text and 'class="data-table"' in html_text
     assert repr(table).splitlines()[0] == "c"
+
+
+def test_data_table_takes_column_kinds_and_refuses_ragged_rows():
+    from tiedemb.book import DataTable
+
+    table = DataTable(["pair", "D (null)", "advice"], [["a–b", "0.012 (0.034)", "tie: nothing against it"]],
+                      kinds=["text", "num", "text wide"])
+    assert '<td class="num">0.012 (0.034)</td><td class="text wide">tie' in table._repr_html_()
+    with pytest.raises(ValueError, match="2 column kinds for 3 columns"):
+        DataTable(["a", "b", "c"], [], kinds=["num", "num"])
+    with pytest.raises(ValueError, match="every row must have 3 cells"):
+        DataTable(["a", "b", "c"], [["1", "2"]])
+
+
+def test_diagnostic_table_puts_each_null_beside_its_divergence():
+    from tiedemb.book.bertolotti.diagnose import diagnostic_table
+    from tiedemb.results import Result
+
+    row = {"source": "Wikipedia", "pair": "a–b", "count_a": 120.0, "count_b": 0.25, "D_sem": 0.1234,
+           "D_sem_null": 0.05, "D_cond": 0.2, "D_cond_null": None, "dh": "✓DH", "expected": "–", "advice": "tie"}
+    other = dict(row, source="XOR main (exact)")
+    result = Result(name="eqv-diagnose", config={}, metrics={"rows": [row, other]}, claims=[])
+    table = diagnostic_table(result, "Wikipedia")
+    assert table.rows == [["a–b", "120", "0.250", "0.123 (0.050)", "0.200", "✓DH", "–", "tie"]]
+    assert 'class="text wide">tie</td>' in table._repr_html_()
+    with pytest.raises(ValueError, match="shows an eqv-diagnose result"):
+        diagnostic_table(Result(name="xor", config={}, metrics={}, claims=[]), "")

@@ -90,6 +90,17 @@ def test_update_in_any_batching_gives_the_same_numbers():
     np.testing.assert_allclose(a.Q, b.Q, rtol=1e-13)
 
 
+def test_a_batch_larger_than_the_chunk_is_added_chunk_by_chunk(monkeypatch):
+    ids, hidden = _data(1, 500, 30, 3, 8, 1.0)
+    whole = streaming_token_stats(ids, hidden, batch=500)
+    monkeypatch.setattr(StreamingStats, "CHUNK", 64)  # 500 occurrences in 8 chunks, the last one short
+    chunked, ref = streaming_token_stats(ids, hidden, batch=500), batch_token_stats(ids, hidden)
+    np.testing.assert_array_equal(chunked.n, ref.n)
+    np.testing.assert_allclose(chunked.mean, ref.mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(chunked.V, ref.V, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(chunked.Q, whole.Q, rtol=1e-13)
+
+
 def test_storage_grows_with_types_seen_not_with_ids():
     acc = StreamingStats(2, 4, capacity=2)
     acc.update(torch.tensor([10**6, 5, 5]), torch.zeros(2, 3, 4))

@@ -176,10 +176,19 @@ _NUMBER = re.compile(r"^[-−+]?[\d,]*\.?\d+\s*(%|[KM]|×)?$|^[–-]$")
 
 class DataTable:
     """A table of text cells that renders as HTML in a notebook (numbers right-aligned and unbroken, words left-aligned
-    and wrapped, in the book's table style) and as aligned text elsewhere (stable under nbval)."""
+    and wrapped, in the book's table style) and as aligned text elsewhere (stable under nbval).
 
-    def __init__(self, header: list[str], rows: list[list[str]], caption: str = "") -> None:
-        self.header, self.rows, self.caption = header, rows, caption
+    ``kinds`` gives each column's HTML class ("num", "text", or "text wide" for the column that should take the room);
+    by default a column is "num" when every cell reads as a number.
+    """
+
+    def __init__(self, header: list[str], rows: list[list[str]], caption: str = "", *,
+                 kinds: list[str] | None = None) -> None:
+        if kinds is not None and len(kinds) != len(header):
+            raise ValueError(f"{len(kinds)} column kinds for {len(header)} columns")
+        if any(len(r) != len(header) for r in rows):
+            raise ValueError(f"every row must have {len(header)} cells, one per column of {header}")
+        self.header, self.rows, self.caption, self.kinds = header, rows, caption, kinds
 
     def __repr__(self) -> str:
         cells = [self.header, *self.rows]
@@ -188,6 +197,8 @@ class DataTable:
         return "\n".join(([self.caption] if self.caption else []) + lines)
 
     def _kinds(self) -> list[str]:
+        if self.kinds is not None:
+            return self.kinds
         return ["num" if self.rows and all(_NUMBER.match(r[i].strip()) for r in self.rows) else "text"
                 for i in range(len(self.header))]
 

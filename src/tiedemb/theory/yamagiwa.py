@@ -55,6 +55,10 @@ class StreamingStats:
     of types seen, never with the vocabulary or with the number of occurrences.
     """
 
+    CHUNK = 1024
+    """Occurrences added per ``index_add_``: a batch is taken in chunks so that its float64 copy (chunk × (d + 1))
+    stays in the CPU cache between the copy, the norms and the add (``benchmarks/bench_norm_variance.py --chunk``)."""
+
     def __init__(self, n_layers: int, d_model: int, *, capacity: int = 1024) -> None:
         if n_layers < 1 or d_model < 1:
             raise ValueError(f"n_layers and d_model must be positive, got {n_layers}, {d_model}")
@@ -114,14 +118,16 @@ class StreamingStats:
         if int(ids.min()) < 0:
             raise ValueError("type ids must be non-negative")
         rows = self._rows(ids)  # (N,)
-        n, d = ids.numel(), self.d_model
-        if self._buf.shape[0] < n:
-            self._buf = torch.empty(n, d + 1, dtype=torch.float64)
-        buf = self._buf[:n]  # (N, d + 1)
-        for layer in range(self.n_layers):
-            buf[:, :d].copy_(hidden[layer].detach())  # float64 from here on
-            buf[:, d] = torch.linalg.vector_norm(buf[:, :d], dim=1).square()
-            self.table[layer].index_add_(0, rows, buf)
+        d, chunk = self.d_model, self.CHUNK
+        if self._buf.shape[0] < min(ids.numel(), chunk):
+            self._buf = torch.empty(min(ids.numel(), chunk), d + 1, dtype=torch.float64)
+        for start in range(0, ids.numel(), chunk):  # a float64 buffer that stays in cache
+            r = rows[start : start + chunk]
+            buf = self._buf[: r.numel()]  # (n, d + 1)
+            for layer in range(self.n_layers):
+                buf[:, :d].copy_(hidden[layer, start : start + chunk].detach())  # float64 from here on
+                buf[:, d] = torch.linalg.vector_norm(buf[:, :d], dim=1).square()
+                self.table[layer].index_add_(0, r, buf)
         self.count.index_add_(0, rows, torch.ones_like(rows))
 
     def result(self) -> TokenStats:
