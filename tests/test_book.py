@@ -98,7 +98,7 @@ def test_glue_prefix_and_provenance_text(monkeypatch):
     assert glued["xor-paper.provenance.wall_time"][0] == "25 minutes"
     assert glued["xor-paper.provenance.commit"][0] == "0123456789"
     assert "older code version (0000000000000000)" in glued["xor-paper.provenance.code"][0]
-    current = Result("x-y", {}, {}, [], {}, {"code_version": code_version()})
+    current = Result("grad-check", {}, {}, [], {}, {"code_version": code_version("grad-check")})
     assert provenance_text(current)["code"] == "the current code"
     assert provenance_text(Result("x-y", {}, {}, [], {}))["wall_time"] == "unknown"
 

@@ -106,3 +106,64 @@ def test_same_config_same_numbers(tmp_cache):
     assert a.metrics == b.metrics
     for key in a.arrays:
         np.testing.assert_array_equal(a.arrays[key], b.arrays[key])
+
+
+def test_each_experiment_depends_on_its_own_import_closure():
+    from tiedemb.config import PACKAGE_ROOT
+    from tiedemb.experiments import get
+    from tiedemb.results import code_version, import_closure
+
+    def rel(module):
+        return {p.relative_to(PACKAGE_ROOT).as_posix() for p in import_closure(module)}
+
+    nv = rel(get("nv-minilm").run.__module__)
+    assert {"experiments/yamagiwa/norm_variance.py", "theory/yamagiwa.py", "train/loop.py", "__init__.py",
+            "experiments/yamagiwa/__init__.py", "experiments/__init__.py"} <= nv
+    assert not any("xor" in f or f.startswith(("plotting", "book")) for f in nv)
+    assert "data/xor.py" in rel(get("xor-transformer-small").run.__module__)
+    # experiments of one module share a version; another module's experiments do not; `after` is folded in
+    assert code_version("nv-minilm") == code_version("nv-scratch") != code_version("pw-lm")
+    assert code_version("xor-other-bodies") != code_version("xor-lstm-small")
+    with pytest.raises(ValueError, match="not a module of the tiedemb package"):
+        import_closure("tiedemb.no_such_module")
+
+
+def test_the_import_closure_holds_every_module_an_import_really_loads():
+    """The static closure against what Python loads: import each experiment module in a fresh interpreter."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tiedemb.config import PACKAGE_ROOT
+    from tiedemb.experiments import all_experiments
+    from tiedemb.results import _presentation, import_closure
+
+    modules = sorted({e.run.__module__ for e in all_experiments()})
+    script = ("import importlib, sys, json; mods = json.loads(sys.argv[1]); out = {}\n"
+              "for m in mods:\n"
+              "    importlib.import_module(m)\n"
+              "    out[m] = sorted(getattr(sys.modules[k], '__file__', '') or '' for k in sys.modules\n"
+              "                    if k == 'tiedemb' or k.startswith('tiedemb.'))\n"
+              "print(json.dumps(out))")
+    for module in modules:  # one interpreter per module: nothing loaded by an earlier one
+        loaded = json.loads(subprocess.run([sys.executable, "-c", script, json.dumps([module])], capture_output=True,
+                                           text=True, check=True).stdout)[module]
+        real = {Path(f).resolve() for f in loaded if f and not _presentation(Path(f).resolve())}
+        missing = sorted(str(p.relative_to(PACKAGE_ROOT)) for p in real - {p.resolve() for p in import_closure(module)})
+        assert not missing, f"{module}: loaded but not in its closure: {missing}"
+
+
+def test_an_experiment_that_reads_another_declares_it():
+    """A result read through run_or_load must be named in `after`, or its code would not be in the reader's version."""
+    import ast
+    import inspect
+
+    from tiedemb.experiments import all_experiments
+
+    for e in all_experiments():
+        source = inspect.getsource(inspect.getmodule(e.run))
+        calls = {n.func.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name)}
+        if "run_or_load" in calls:
+            readers = [x for x in all_experiments() if x.run.__module__ == e.run.__module__]
+            assert any(x.after for x in readers), f"{e.run.__module__} calls run_or_load but declares no `after`"

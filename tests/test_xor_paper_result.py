@@ -75,7 +75,7 @@ def test_unlearned_task_is_stated_with_its_measurement(paper):
 
 def test_chapter_shows_the_code_status_of_the_committed_result(paper):
     values = glue_values(paper, provenance=True)
-    if paper.provenance["code_version"] != code_version():
+    if paper.provenance["code_version"] != code_version(paper.name):
         assert values["provenance.code"].startswith("an older code version")
     assert values["provenance.changed_verdicts"] == "none"
     cells = json.loads((ROOT / "book/bertolotti/xor.ipynb").read_text())["cells"]

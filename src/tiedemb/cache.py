@@ -39,10 +39,10 @@ def cache_path(cfg: ExperimentConfig, root: Path | None = None) -> Path:
 def checkpoint_path(cfg: ExperimentConfig, *parts: str, suffix: str = ".pt") -> Path:
     """Where a long run of ``cfg`` keeps a training checkpoint while it goes on (under the cache folder).
 
-    The name holds the config key and the code version, so that a run resumes only from a checkpoint of the same
-    configuration written by the same code; ``parts`` tell the runs of one experiment apart (a seed, a variant).
+    The name holds the config key and the experiment's code version, so that a run resumes only from a checkpoint of
+    the same configuration written by the same code; ``parts`` tell the runs of one experiment apart (seed, variant).
     """
-    name = "-".join([config_key(cfg), code_version(), *map(str, parts)]) + suffix
+    name = "-".join([config_key(cfg), code_version(cfg.name), *map(str, parts)]) + suffix
     return cache_dir() / "checkpoints" / cfg.name / name
 
 

@@ -7,6 +7,7 @@ place, so a crash never leaves a half-written result.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,14 @@ class Result:
 
     @property
     def code_is_current(self) -> bool:
-        """Whether the result was computed by the current code version (committed results may not be)."""
-        return self.provenance.get("code_version") == code_version()
+        """Whether the result was computed by the current code of its experiment (committed results may not be; a
+        result of an experiment that no longer exists is not)."""
+        from .experiments import UnknownExperiment
+
+        try:
+            return self.provenance.get("code_version") == code_version(self.name)
+        except UnknownExperiment:
+            return False
 
     def claim(self, label: str) -> Claim:
         """The claim with this label."""
@@ -160,14 +167,95 @@ PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py", "ex
 ``tests/test_pool.py``); changing them does not make a result stale."""
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the package's computing source files: results computed by other code are stale."""
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
-        rel = path.relative_to(PACKAGE_ROOT)
-        if rel.parts[0] in PRESENTATION or rel.as_posix() in PRESENTATION:
+def _presentation(path: Path) -> bool:
+    rel = path.relative_to(PACKAGE_ROOT)
+    return rel.parts[0] in PRESENTATION or rel.as_posix() in PRESENTATION
+
+
+def _module_file(parts: tuple[str, ...]) -> Path | None:
+    """The file of package module ``tiedemb.<parts>`` (a module or a package's ``__init__``), if it exists."""
+    base = PACKAGE_ROOT.joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if parts and path.is_file():
+            return path
+    return None
+
+
+def _with_parents(path: Path) -> list[Path]:
+    """A module file and the ``__init__`` of every package above it (importing a module runs them all)."""
+    parts = path.relative_to(PACKAGE_ROOT).parts
+    out = [PACKAGE_ROOT / "__init__.py"] + [PACKAGE_ROOT.joinpath(*parts[:i], "__init__.py")
+                                            for i in range(1, len(parts))]
+    return [p for p in out if p.is_file()] + [path]
+
+
+def imported_modules(path: Path) -> set[Path]:
+    """The package's module files that a source file imports: relative imports and ``tiedemb.…`` imports, anywhere in
+    the file (also inside functions), with the packages above each. Imports by a computed name are not seen: the
+    registry's own (``experiments/__init__.py`` importing every experiment module) is the only one, on purpose."""
+    rel = path.relative_to(PACKAGE_ROOT).with_suffix("").parts
+    package = rel[:-1]  # the package this file belongs to (for __init__, the package itself)
+    found: set[Path] = set()
+
+    def add(parts: tuple[str, ...], names: list[str]) -> None:
+        target = _module_file(parts)
+        if target is not None:
+            found.update(_with_parents(target))
+        for name in names:  # `from .pkg import module` names a module too
+            sub = _module_file((*parts, name))
+            if sub is not None:
+                found.update(_with_parents(sub))
+
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            names = [a.name for a in node.names]
+            if node.level:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                add((*base, *node.module.split(".")) if node.module else base, names)
+            elif node.module and node.module.split(".")[0] == "tiedemb":
+                add(tuple(node.module.split(".")[1:]), names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "tiedemb":
+                    add(tuple(alias.name.split(".")[1:]), [])
+    return found
+
+
+def import_closure(module: str) -> list[Path]:
+    """Every computing module file that importing ``module`` (``tiedemb.…``) can run, presentation modules left out:
+    the source a result of that module's experiments depends on."""
+    start = _module_file(tuple(module.split(".")[1:]))
+    if start is None:
+        raise ValueError(f"{module!r} is not a module of the tiedemb package")
+    todo, seen = _with_parents(start), set()
+    while todo:
+        path = todo.pop()
+        if path in seen or _presentation(path):
             continue
+        seen.add(path)
+        todo.extend(imported_modules(path) - seen)
+    return sorted(seen)
+
+
+@cache
+def code_version(name: str | None = None) -> str:
+    """A hash of the source a result depends on: results computed by other code are stale.
+
+    With an experiment's ``name``: its module's import closure (:func:`import_closure`) and the code versions of the
+    experiments it reads (``after``), so that a change elsewhere in the package leaves its cached result valid.
+    Without: every computing file of the package.
+    """
+    h = hashlib.sha256(__version__.encode())
+    if name is None:
+        files = [p for p in sorted(PACKAGE_ROOT.rglob("*.py")) if not _presentation(p)]
+    else:
+        from .experiments import get  # the registry imports this module: import it on use
+
+        experiment = get(name)
+        files = import_closure(experiment.run.__module__)
+        for other in experiment.after:
+            h.update(code_version(other).encode())
+    for path in files:
         h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
@@ -199,11 +287,11 @@ def device_description() -> str:
             f"{kernels} kernels" + (f", MKL {mkl}" if mkl else ""))
 
 
-def provenance(wall_time_s: float) -> dict[str, Any]:
-    """Versions, commit, device and wall time for a result computed now."""
+def provenance(name: str, wall_time_s: float) -> dict[str, Any]:
+    """Versions (the code version of experiment ``name``), commit, device and wall time for a result computed now."""
     return {
         "package_version": __version__,
-        "code_version": code_version(),
+        "code_version": code_version(name),
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
         "device": device_description(),

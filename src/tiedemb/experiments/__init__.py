@@ -109,7 +109,7 @@ def compute(cfg: ExperimentConfig) -> Result:
     start = time.perf_counter()
     result = experiment.run(cfg)
     result.claims = experiment.judge(cfg, result.metrics)
-    result.provenance = provenance(time.perf_counter() - start)
+    result.provenance = provenance(cfg.name, time.perf_counter() - start)
     return result
 
 
@@ -139,7 +139,7 @@ def run_or_load(cfg: ExperimentConfig, *, compute_missing: bool | None = None) -
     if compute_missing is None:
         compute_missing = cfg.scale == "quick"
     folder = cache_path(cfg)
-    result = load_cached(folder, cfg, code_version())
+    result = load_cached(folder, cfg, code_version(cfg.name))
     if result is None and cfg.scale == "paper":
         result = load_committed(cfg)
     if result is not None:

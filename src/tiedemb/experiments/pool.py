@@ -83,7 +83,7 @@ def _work(cfg: ExperimentConfig) -> Outcome:
 
     start = time.perf_counter()
     try:
-        if load_cached(cache_path(cfg), cfg, code_version()) is not None:
+        if load_cached(cache_path(cfg), cfg, code_version(cfg.name)) is not None:
             return Outcome(cfg.name, CACHED, time.perf_counter() - start)
         compute(cfg).save(cache_path(cfg))
         return Outcome(cfg.name, COMPUTED, time.perf_counter() - start)
