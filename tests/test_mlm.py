@@ -32,8 +32,8 @@ from tiedemb.models.tying import count_parameters, is_tied
 from tiedemb.plotting import FIGURES
 from tiedemb.results import Result
 from tiedemb.seeding import numpy_rng, seed_everything
-from tiedemb.train.loop import CheckpointMismatch, Stop
-from tiedemb.train.mlm import MaskingSpec, MLMTask, optim_spec, train_mlm
+from tiedemb.train.loop import CheckpointMismatch, Stop, build_optimizer
+from tiedemb.train.mlm import MOTION, MaskingSpec, MLMTask, PairMotion, optim_spec, train_mlm
 
 
 def _stream(n=200_000, vocab=50, seed=0):
@@ -220,10 +220,11 @@ def _tiny_training(**kw):
     def record(m):
         return {"dist_out": experiment.pair_distances(m.emb_out.weight, pairs)}
 
+    optim = optim_spec(lr=1e-2, weight_decay=0.1, eps=1e-12, t_max=5, eta_min=1e-5)
+    motion = PairMotion({"p": pairs}, {"out": lambda m: m.emb_out.weight}, lambda s: optim.lr_at(s) * 0.1)
     task = MLMTask(train, valid, masking, batch_size=8, evaluate_at=[0, 3, 7, 12],
-                   generator=torch.Generator().manual_seed(1), record=record)
-    log = train_mlm(model, task, steps=12, optim=optim_spec(lr=1e-2, weight_decay=0.1, eps=1e-12, t_max=5,
-                                                            eta_min=1e-5), **kw)
+                   generator=torch.Generator().manual_seed(1), record=record, motion=motion)
+    log = train_mlm(model, task, steps=12, optim=optim, **kw)
     return log, model
 
 
@@ -241,8 +242,53 @@ def test_killed_training_resumes_to_identical_numbers(tmp_path):
     for k in ("steps", "valid_loss", "valid_acc", "train_loss"):
         assert getattr(resumed, k) == getattr(full, k), k
     np.testing.assert_array_equal(resumed.records["dist_out"], full.records["dist_out"])
+    for q in MOTION:  # the pair motion summed across the kill as if nothing had happened
+        np.testing.assert_array_equal(resumed.records[f"motion_p_out_{q}"], full.records[f"motion_p_out_{q}"], q)
     for (name, a), b in zip(model.state_dict().items(), resumed_model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_pair_motion_parts_add_up_to_the_distance_travelled():
+    log, _ = _tiny_training()
+    r = {q: log.records[f"motion_p_out_{q}"] for q in MOTION}  # (evaluations, pairs), sums since the previous one
+    assert np.all(r["change"][0] == 0), "nothing has moved before the first step"
+    np.testing.assert_allclose(r["change"], r["decay"] + r["pull"] + r["spread"], rtol=0, atol=1e-12)
+    assert np.all(r["spread"] >= -1e-12), "the part across the gap can only push the rows apart"
+    assert np.all(r["decay"] <= 0) and np.all(r["shared"] >= 0) and np.all(r["differ"] >= 0)
+    dist = log.records["dist_out"]  # float32 distances at the evaluations: the sums telescope to their change
+    np.testing.assert_allclose(r["change"].cumsum(axis=0), dist - dist[0], rtol=0, atol=1e-5)
+
+
+class _Rows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 3, generator=torch.Generator().manual_seed(0)))
+
+
+def test_pair_motion_of_rows_without_gradient_is_pure_weight_decay():
+    """Rows 1–3 get no gradient: AdamW only multiplies them by (1 − ηλ), so their gap changes by the decay part alone;
+    row 0 gets one, so the pair (0, 1) is pulled or spread as well."""
+    model, lam = _Rows(), 0.5
+    spec = optim_spec(lr=0.1, weight_decay=lam, eps=1e-12, t_max=10, eta_min=0.0)
+    opt, sched = build_optimizer(model.parameters(), spec)
+    motion = PairMotion({"still": torch.tensor([[1, 2], [2, 3]]), "moving": torch.tensor([[0, 1]])},
+                        {"w": lambda m: m.weight}, lambda s: spec.lr_at(s) * lam)
+    target = torch.tensor([1.0, -2.0, 0.5])
+    for step in range(6):
+        motion.observe(model, step)
+        opt.zero_grad()
+        (model.weight[0] * target).sum().backward()
+        opt.step()
+        sched.step()
+    motion.observe(model, 6)
+    sums = motion.take()
+    np.testing.assert_allclose(sums["motion_still_w_change"], sums["motion_still_w_decay"], rtol=1e-5)
+    np.testing.assert_allclose(sums["motion_still_w_pull"], 0, atol=1e-6)
+    np.testing.assert_allclose(sums["motion_still_w_spread"], 0, atol=1e-6)
+    assert float(sums["motion_moving_w_differ"][0]) > 0.1
+    assert all(float(v.abs().sum()) == 0 for v in motion.take().values()), "take() starts the sums again"
+    with pytest.raises(ValueError, match=r"pairs\['bad'\] must be \(P, 2\)"):
+        PairMotion({"bad": torch.tensor([1, 2, 3])}, {}, lambda s: 0.0)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -314,7 +360,7 @@ def test_killed_experiment_resumes_to_identical_numbers(tiny, tmp_path, monkeypa
 
 def test_figures(tiny):
     sizes = {"plot_twin_distances": 3, "plot_twin_distances_ndh": 6, "plot_twin_ratio": 1, "plot_accuracy_loss": 2,
-             "plot_diagnosis": 2}
+             "plot_diagnosis": 2, "plot_twin_motion": 3}
     assert sorted(fn.__name__ for fn in FIGURES["mlm-twins"]) == sorted(sizes)
     for fn in FIGURES["mlm-twins"]:
         fig = fn(tiny)
@@ -443,3 +489,25 @@ def test_diagnostic_before_training(quick):
     assert d["dh"]["twin"]["both"] >= 0.8 * n, d["dh"]["twin"]
     assert d["ndh"]["twin"]["sem_only"] >= 0.8 * n, d["ndh"]["twin"]
     assert d["dh"]["rand"]["neither"] >= 0.8 * quick.config["n_random_pairs"], d["dh"]["rand"]
+
+
+def test_motion_totals_and_their_words_follow_the_numbers(tiny):
+    mo = tiny.metrics["motion"]["dh"]
+    for e in ("in", "out", "tied"):
+        for kind in ("twin", "rand"):
+            tot = mo[e][kind]
+            assert tot["change"] == pytest.approx(tot["decay"] + tot["pull"] + tot["spread"], abs=1e-9)
+            assert tot["differ_over_shared"] == pytest.approx(tot["differ"] / tot["shared"])
+    doctored = Result(tiny.name, tiny.config, json.loads(json.dumps(tiny.metrics)), tiny.claims, tiny.arrays)
+    d = doctored.metrics["motion"]["dh"]
+    parts = {"in": (-0.2, -0.1, 0.5), "out": (-0.3, -0.4, 0.2), "tied": (-0.1, -0.9, 0.1)}
+    for e, (decay, pull, spread) in parts.items():
+        d[e]["twin"].update(decay=decay, pull=pull, spread=spread)
+    text = prose_text(doctored)
+    assert text["motion_along"] == "pulled the twins together in all three embeddings"
+    assert text["motion_in_parts"].startswith("weight decay took 0.20 off their distance, the update along the gap "
+                                              "pulled them together by 0.10 and the update across it added 0.50")
+    assert text["motion_largest"].startswith("the update across the gap was the largest part in the untied input")
+    assert text["motion_tied_pull"].startswith("pulled the tied twins together more strongly")
+    d["tied"]["twin"]["pull"] = 0.0
+    assert prose_text(doctored)["motion_tied_pull"].startswith("gave the tied twins no stronger pull")

@@ -5,7 +5,8 @@ Each step draws a batch of sequences (the sequences are reshuffled every epoch w
 afresh with BERT's rule; the loss is the mean cross-entropy over the masked positions. At every step of a given list
 the model is evaluated on a fixed masked validation batch (:func:`masked_eval`), the mean training loss since the
 previous evaluation is recorded, and an optional ``record`` function adds its own measurements (e.g. embedding
-distances). Runs checkpoint periodically and resume exactly (:mod:`tiedemb.train.loop`).
+distances), and an optional :class:`PairMotion` follows how the rows of chosen word pairs move at every step. Runs
+checkpoint periodically and resume exactly (:mod:`tiedemb.train.loop`).
 
 Paper: bertolotti2024 (code `semeqv`: AdamW eps 1e-12, ``CosineAnnealingLR`` stepped every step, mean cross-entropy over
 the masked positions).
@@ -52,6 +53,84 @@ class TrainLog:
     train_seconds: float = 0.0  # seconds of training steps, this process only
 
 
+MOTION = ("change", "decay", "pull", "spread", "shared", "differ")
+"""What :class:`PairMotion` sums over the steps between two evaluations, per pair: the change of the pair's distance,
+its three parts (change = decay + pull + spread), and the sizes of the pair's shared and differing updates."""
+
+
+class PairMotion:
+    """How the two rows of each word pair move, step by step, in one or more embedding matrices.
+
+    For a pair (a, b) with gap D = E_a − E_b, an AdamW step with learning rate η and decoupled weight decay λ gives
+    D' = (1 − ηλ) D − η (u_a − u_b), where u is Adam's direction. With ``r = ‖D‖`` and ``û = D / r``, the change of
+    the distance splits exactly into three parts:
+
+    - **decay** = −ηλ r: weight decay shrinks every gap by the same factor, whatever the data say;
+    - **pull** = ⟨D' − D, û⟩ − decay: the gradient's part along the gap (negative when the step brings the rows
+      together: both rows receive the same gradient in expectation when the pair is equivalent);
+    - **spread** = r' − r − ⟨D' − D, û⟩ ≥ 0 (Cauchy–Schwarz): the part of the step across the gap, which can only push
+      the rows apart; sampling noise in the two rows' gradients lands mostly here.
+
+    Also the sizes of the pair's shared update (Δa + Δb)/2 and differing update (Δa − Δb)/2. Each is summed per pair
+    over the steps between two calls of :meth:`take`.
+
+    Args:
+        pairs: name -> (P, 2) row indices (e.g. twin pairs, random pairs).
+        matrices: role -> function giving the (V, d) matrix of that role from the model (e.g. input, output).
+        decay: step -> ηλ of the update taken at that step (the learning rate at that step times the weight decay).
+    """
+
+    def __init__(self, pairs: Mapping[str, torch.Tensor], matrices: Mapping[str, Callable[[nn.Module], torch.Tensor]],
+                 decay: Callable[[int], float]) -> None:
+        self.pairs = {k: torch.as_tensor(v, dtype=torch.long) for k, v in pairs.items()}
+        for k, v in self.pairs.items():
+            if v.dim() != 2 or v.shape[1] != 2:
+                raise ValueError(f"pairs[{k!r}] must be (P, 2) row indices, got shape {tuple(v.shape)}")
+        self.matrices, self.decay = dict(matrices), decay
+        self.prev: dict[str, torch.Tensor] | None = None
+        self.sums: dict[str, torch.Tensor] = {}
+
+    def _rows(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return {f"{kind}_{role}": get(model)[idx].to(torch.float64)  # (P, 2, d)
+                    for role, get in self.matrices.items() for kind, idx in self.pairs.items()}
+
+    def observe(self, model: nn.Module, step: int) -> None:
+        """Called before update ``step`` (after ``step`` updates): adds the motion of the update just taken."""
+        rows = self._rows(model)
+        if self.prev is not None and step > 0:
+            eta_lambda = self.decay(step - 1)
+            for key, now in rows.items():
+                before = self.prev[key]
+                gap0, gap1 = before[:, 0] - before[:, 1], now[:, 0] - now[:, 1]  # (P, d)
+                r0, r1 = gap0.norm(dim=1), gap1.norm(dim=1)
+                unit = gap0 / r0.clamp_min(torch.finfo(torch.float64).tiny)[:, None]
+                radial = ((gap1 - gap0) * unit).sum(dim=1)
+                decay = -eta_lambda * r0
+                move = now - before  # (P, 2, d)
+                parts = {"change": r1 - r0, "decay": decay, "pull": radial - decay, "spread": r1 - r0 - radial,
+                         "shared": (move[:, 0] + move[:, 1]).norm(dim=1) / 2,
+                         "differ": (move[:, 0] - move[:, 1]).norm(dim=1) / 2}
+                for q, v in parts.items():
+                    name = f"motion_{key}_{q}"
+                    self.sums[name] = self.sums.get(name, torch.zeros_like(v)) + v
+        self.prev = rows
+
+    def take(self) -> dict[str, torch.Tensor]:
+        """The sums since the previous call (zeros before any step), each (P,); the sums start again from zero."""
+        out = {f"motion_{kind}_{role}_{q}": self.sums.get(f"motion_{kind}_{role}_{q}",
+                                                           torch.zeros(len(idx), dtype=torch.float64))
+               for role in self.matrices for kind, idx in self.pairs.items() for q in MOTION}
+        self.sums = {}
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"prev": self.prev, "sums": self.sums}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.prev, self.sums = state["prev"], dict(state["sums"])
+
+
 @torch.no_grad()
 def masked_eval(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int = 64
                 ) -> tuple[float, float]:
@@ -83,15 +162,18 @@ class MLMTask(Task):
         evaluate_at: steps at which to evaluate (0 = before the first update).
         generator: draws the batch order and the masks (its state is part of the checkpoint).
         record: called with the model at every evaluation step; its tensors are stacked along the evaluations.
+        motion: follows chosen pairs of rows at every step; its sums since the previous evaluation are recorded with
+            the evaluations (keys ``motion_…``).
     """
 
     def __init__(self, train: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor], masking: MaskingSpec, *,
                  batch_size: int, evaluate_at: list[int], generator: torch.Generator,
-                 record: RecordFn | None = None) -> None:
+                 record: RecordFn | None = None, motion: PairMotion | None = None) -> None:
         if batch_size > len(train):
             raise ValueError(f"batch_size ({batch_size}) exceeds the {len(train)} training sequences")
         self.train, self.valid, self.masking = train, valid, masking
         self.batch_size, self.marks, self.generator, self.record = batch_size, set(evaluate_at), generator, record
+        self.motion = motion
         self.tokens_per_step = batch_size * train.shape[1]
         self.order = torch.randperm(len(train), generator=generator)
         self.cursor = 0
@@ -120,6 +202,8 @@ class MLMTask(Task):
         return 3 * self.tokens_per_step * count(self.train.shape[1], self.masking.mlm_probability)
 
     def observe(self, model: nn.Module, step: int) -> None:
+        if self.motion is not None:
+            self.motion.observe(model, step)
         if step not in self.marks:
             return
         loss, acc = masked_eval(model, *self.valid)
@@ -131,10 +215,14 @@ class MLMTask(Task):
         if self.record is not None:
             for k, v in self.record(model).items():
                 self.rec.setdefault(k, []).append(v.detach().clone())
+        if self.motion is not None:
+            for k, v in self.motion.take().items():
+                self.rec.setdefault(k, []).append(v)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state(), "order": self.order, "cursor": self.cursor,
-                "running": self.running, "n_running": self.n_running, "log": self.log, "records": self.rec}
+                "running": self.running, "n_running": self.n_running, "log": self.log, "records": self.rec,
+                "motion": self.motion.state_dict() if self.motion is not None else None}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.generator.set_state(state["generator"])
@@ -142,6 +230,8 @@ class MLMTask(Task):
         self.running, self.n_running = state["running"], state["n_running"]
         self.log = {k: list(v) for k, v in state["log"].items()}
         self.rec = {k: list(v) for k, v in state["records"].items()}
+        if self.motion is not None:
+            self.motion.load_state_dict(state["motion"])
 
 
 def optim_spec(*, lr: float, weight_decay: float, eps: float, t_max: int, eta_min: float) -> OptimSpec:

@@ -123,5 +123,45 @@ def mlm_twins_prose(result: Result) -> dict[str, str]:
     t["paper_d_model"] = str(paper.d_model)
     t["paper_init_distance"] = f"{paper.init_std * math.sqrt(2 * paper.d_model):.1f}"
     t["init_distance"] = f"{cfg['init_std'] * math.sqrt(2 * cfg['d_model']):.2f}"
+    t |= _motion_words(m)
     t |= measured_speed("mlm-twins")
+    return t
+
+
+def _motion_words(m: dict) -> dict[str, str]:
+    """Words on how the ✓DH twins moved (:class:`~tiedemb.train.mlm.PairMotion`): what each part of the distance
+    change did in each embedding, which part carried the change, and whether tying strengthened the pull (B-L3)."""
+    mo = m["motion"]["dh"]
+    t: dict[str, str] = {}
+    along_apart = []
+    for e, name in EMBEDDINGS.items():
+        tw = mo[e]["twin"]
+        along = "pushed them apart by" if tw["pull"] > 0 else "pulled them together by"
+        t[f"motion_{e}_parts"] = (f"weight decay took {-tw['decay']:.2f} off their distance, the update along the "
+                                  f"gap {along} {abs(tw['pull']):.2f} and the update across it added "
+                                  f"{tw['spread']:.2f} (net {tw['change']:+.2f} from {tw['start']:.2f})")
+        if tw["pull"] > 0:
+            along_apart.append(name)
+    t["motion_along"] = _where(along_apart, 3, some="pushed the twins apart in",
+                               every="pushed the twins apart in all three embeddings",
+                               none="pulled the twins together in all three embeddings")
+    largest = {e: max(("decay", "pull", "spread"), key=lambda q: abs(mo[e]["twin"][q])) for e in EMBEDDINGS}
+    names = {"decay": "weight decay", "pull": "the update along the gap", "spread": "the update across the gap"}
+    kinds = set(largest.values())
+    t["motion_largest"] = (f"{names[kinds.pop()]} was the largest part in all three embeddings" if len(kinds) == 1
+                           else "; ".join(f"{names[q]} was the largest part in the {EMBEDDINGS[e]} embedding"
+                                          for e, q in largest.items()))
+    ratios = {e: (mo[e]["twin"]["differ_over_shared"], mo[e]["rand"]["differ_over_shared"]) for e in EMBEDDINGS}
+    like = [EMBEDDINGS[e] for e, (tw, rd) in ratios.items() if tw >= 0.8 * rd]
+    t["motion_independent"] = _where(
+        like, 3, some="within a fifth of the random pairs' in",
+        every="within a fifth of the random pairs' in all three embeddings: the twins' rows moved almost as "
+              "independently as the rows of two different words",
+        none="well below the random pairs' in every embedding: the twins' rows moved largely together")
+    pulls = {e: mo[e]["twin"]["pull"] for e in EMBEDDINGS}
+    t["motion_tied_pull"] = (
+        "pulled the tied twins together more strongly than either untied matrix did, as B-L3 leads one to expect"
+        if pulls["tied"] < min(pulls["in"], pulls["out"]) else
+        "gave the tied twins no stronger pull together than both untied matrices, against what B-L3 leads one to "
+        "expect of ✓DH pairs")
     return t

@@ -39,7 +39,7 @@ from ...models.tying import count_parameters
 from ...results import Result
 from ...seeding import numpy_rng, seed_everything
 from ...train.loop import OptimSpec, Stop, save_atomic
-from ...train.mlm import MaskingSpec, MLMTask, TrainLog, optim_spec, train_mlm
+from ...train.mlm import MOTION, MaskingSpec, MLMTask, PairMotion, TrainLog, optim_spec, train_mlm
 from .. import register
 
 CHAPTER = "book/bertolotti/mlm_twins"
@@ -279,11 +279,17 @@ def _run_variant(cfg: MLMTwinsConfig, corpus, seed: int, variant: str, swap: flo
         seed_everything(seed)  # same seed: tied and untied start from the same input embedding
         model = MaskedLanguageModel(V, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, tied=kind == "tied",
                                     init_std=cfg.init_std, pad_id=corpus.pad_id)
+        matrices = {"in": lambda m: m.emb_in.weight}
+        if kind == "untied":
+            matrices["out"] = lambda m: m.emb_out.weight
+        optim = mlm_optim(cfg)
+        motion = PairMotion(pair_sets, matrices, lambda step, o=optim: o.lr_at(step) * o.weight_decay)
         task = MLMTask(train, valid_masked, masking, batch_size=cfg.batch_size, evaluate_at=steps,
-                       generator=torch.Generator().manual_seed(seed), record=record)
+                       generator=torch.Generator().manual_seed(seed), record=record, motion=motion)
         log = _train_model(cfg, model, task, seed=seed, variant=variant, kind=kind)
         out[kind] = {
             **{k: log.records[k] for k in ("twin_in", "twin_out", "rand_in", "rand_out")},  # (evaluations, pairs)
+            **{k: v for k, v in log.records.items() if k.startswith("motion_")},  # (evaluations, pairs)
             "valid_loss": np.array(log.valid_loss), "valid_acc": np.array(log.valid_acc),
             "train_loss": np.array(log.train_loss), "tokens_per_s": log.tokens_per_s,
             "model_flops_per_s": log.model_flops_per_s,
@@ -291,6 +297,27 @@ def _run_variant(cfg: MLMTwinsConfig, corpus, seed: int, variant: str, swap: flo
         }
     out["steps"] = np.array(steps)
     out["n_train_sequences"] = len(train)
+    return out
+
+
+EMBEDDINGS = {"in": ("untied", "in"), "out": ("untied", "out"), "tied": ("tied", "in")}
+"""The three embeddings the chapter compares: (model, matrix role) of each."""
+
+
+def motion_totals(arrays: dict[str, np.ndarray]) -> dict:
+    """How the pairs moved over the whole run (:class:`~tiedemb.train.mlm.PairMotion`), per variant, embedding and
+    pair kind: the mean over seeds and pairs of each part of the distance change summed over every step, the mean
+    initial distance, and the ratio of the differing to the shared update (each summed over the run)."""
+    out: dict = {}
+    for v in VARIANTS:
+        out[v] = {}
+        for e, (m, role) in EMBEDDINGS.items():
+            out[v][e] = {}
+            for kind in ("twin", "rand"):
+                tot = {q: float(arrays[f"{v}_{m}_motion_{kind}_{role}_{q}"].sum(axis=1).mean()) for q in MOTION}
+                tot["start"] = float(arrays[f"{v}_{m}_{kind}_{role}"][:, 0].mean())
+                tot["differ_over_shared"] = tot["differ"] / tot["shared"]
+                out[v][e][kind] = tot
     return out
 
 
@@ -379,7 +406,8 @@ def run_mlm_twins(cfg: MLMTwinsConfig) -> Result:
     arrays: dict[str, np.ndarray] = {"step": runs["dh"][0]["steps"]}
     for v in VARIANTS:
         for m in MODELS:
-            for k in ("twin_in", "twin_out", "rand_in", "rand_out", "valid_loss", "valid_acc", "train_loss"):
+            motion = [k for k in runs[v][0][m] if k.startswith("motion_")]
+            for k in ("twin_in", "twin_out", "rand_in", "rand_out", "valid_loss", "valid_acc", "train_loss", *motion):
                 arrays[f"{v}_{m}_{k}"] = np.stack([r[m][k] for r in runs[v]])  # (seeds, evaluations[, pairs])
         for kind in ("twin", "rand"):
             for k in DIAGNOSIS:
@@ -405,6 +433,7 @@ def run_mlm_twins(cfg: MLMTwinsConfig) -> Result:
         "training": {"eval_steps": arrays["step"].tolist(),
                      "valid_loss": {v: {m: arrays[f"{v}_{m}_valid_loss"].mean(axis=0).tolist() for m in MODELS}
                                     for v in VARIANTS}},
+        "motion": motion_totals(arrays),
         "swap_rate": {v: float(np.mean([r["swap_rate"] for r in runs[v]])) for v in VARIANTS},
         "parameters": {m: runs["dh"][0][m]["parameters"] for m in MODELS},
         "corpus": {"source": corpus.source, "train_tokens": len(corpus.train), "valid_tokens": len(corpus.valid),

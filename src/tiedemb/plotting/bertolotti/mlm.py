@@ -144,3 +144,36 @@ def plot_diagnosis(result: Result, ax=None) -> Figure:
         a.set_title(f"{name} against the {'output' if role == 'out' else 'input'} embedding", fontsize=10)
     axes[0].legend(fontsize=8)
     return fig
+
+
+MOTION_PARTS = (("decay", "weight decay", "#1b9e77", ":"), ("pull", "update along the gap", "#d95f02", "--"),
+                ("spread", "update across the gap", "#e7298a", "-."))
+
+
+@figure("mlm-twins")
+def plot_twin_motion(result: Result, ax=None) -> Figure:
+    """Where the ✓DH twins' distance change comes from: its three parts (weight decay, the gradient's pull along the
+    gap, the update across the gap), summed from the start, for each embedding; random pairs' net change for reference.
+
+    Args:
+        ax: None, or 3 axes to draw into.
+    """
+    fig, axes = _panels(ax, 1, 3, (9.6, 3.6), sharey=True)
+    step = result.arrays["step"]
+    for col, (model, role, title) in enumerate(PANELS):
+        ax = axes[0, col]
+        for q, label, color, style in MOTION_PARTS:
+            run = result.arrays[f"dh_{model}_motion_twin_{role}_{q}"].cumsum(axis=1)  # (seeds, evaluations, pairs)
+            ax.plot(step, run.mean(axis=(0, 2)), color=color, ls=style, label=label)
+        for kind, color, label in (("twin", TWIN_COLOR, "twin pairs: net change"),
+                                   ("rand", RANDOM_COLOR, "random pairs: net change")):
+            _pairs_band(ax, step, result.arrays[f"dh_{model}_motion_{kind}_{role}_change"].cumsum(axis=1),
+                        color=color, label=label)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(f"{VARIANT_TITLES['dh']}\n{title}", fontsize=9)
+        ax.set_xlabel("training step")
+        if col == 0:
+            ax.set_ylabel("distance change since step 0")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=3, frameon=False)
+    return fig
