@@ -81,3 +81,15 @@ def test_marginal_and_bayes_accuracy_match_the_sampler(setting):
     assert float(counts.max() / counts.sum()) == pytest.approx(lang.marginal_accuracy(), abs=0.01)
     best_zero, best_one = counts[:lang.n_zero].max(), counts[lang.n_zero:lang.even].max()
     assert float((best_zero + best_one) / counts.sum()) == pytest.approx(lang.bayes_accuracy(), abs=0.01)
+
+
+def test_sample_many_draws_each_stream_as_sample_does():
+    lang = XorLanguage.setting("main", 5)
+    gens = [torch.Generator().manual_seed(s) for s in (3, 4, 5)]
+    alone = [torch.Generator().manual_seed(s) for s in (3, 4, 5)]
+    for _ in range(2):  # two steps: each stream continues where it stopped
+        many = lang.sample_many("train", gens)
+        for g, ref in enumerate(alone):
+            one = lang.sample("train", ref)
+            for a, b in zip((m[g] for m in many), one, strict=True):
+                assert torch.equal(a, b)

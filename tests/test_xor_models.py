@@ -66,6 +66,13 @@ def test_ensemble_runs_equal_plain_modules(body):
         torch.testing.assert_close(ens.run_model(r)(inputs, pos), ref(inputs, pos), atol=2e-5, rtol=1e-4)
     # the same seed starts tied and untied runs from the same input embedding and body
     torch.testing.assert_close(ens.emb_in[0], ens.emb_in[2], atol=0, rtol=0)
+    # each run its own batch: run r on batch r equals the plain module on that batch
+    g = torch.Generator().manual_seed(9)
+    own = [LANG.sample("train", g) for _ in seeds]
+    out = ens(torch.stack([b[0] for b in own]), torch.stack([b[2] for b in own]))
+    for r, (seed, tied) in enumerate(zip(seeds, ens.tied, strict=True)):
+        ref = build_model(LANG.vocab_size, LANG.seq_len, body, tied=tied, seed=seed)
+        torch.testing.assert_close(out[r], ref(own[r][0], own[r][2]), atol=2e-5, rtol=1e-4)
 
 
 def test_tied_ensemble_shares_storage_and_counts_once():

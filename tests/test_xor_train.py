@@ -88,3 +88,27 @@ def test_bad_configs_raise_clear_errors():
         cls.quick().replace(checkpoint_every=-5)
     with pytest.raises(ConfigError, match="configs must be one of"):
         OtherBodiesConfig.quick().replace(configs=("xor-transformer-small",))
+
+
+def test_each_seed_has_its_own_stream_shared_by_its_tied_and_untied_runs():
+    """Every seed's runs read one batch of their own per step; the untied and tied runs of a seed read the same."""
+    import torch
+
+    from tiedemb.train.xor import XorTask, stream_seed
+
+    seen = []
+
+    class Capture(torch.nn.Module):
+        def forward(self, tokens, pos):
+            seen.append((tokens.clone(), pos.clone()))
+            return torch.zeros(tokens.shape[0], tokens.shape[1], LANG.vocab_size, requires_grad=True)
+
+    task = XorTask(LANG, SPEC, (5, 6), (False, True), {False: slice(0, 2), True: slice(2, 4)}, row_distances)
+    task.loss(Capture(), 0)
+    tokens, pos = seen[0]
+    assert tokens.shape[0] == 4 and pos.shape[0] == 4
+    assert torch.equal(tokens[0], tokens[2]) and torch.equal(tokens[1], tokens[3])  # seed 5 untied/tied, seed 6
+    assert not torch.equal(tokens[0], tokens[1]), "two seeds share a stream"
+    inputs, _, p = LANG.sample("train", torch.Generator().manual_seed(stream_seed(SPEC.data_seed, 6)))
+    assert torch.equal(tokens[1], inputs) and torch.equal(pos[1], p)
+    assert len({stream_seed(14, s) for s in range(100)} | {stream_seed(15, 0)}) == 101

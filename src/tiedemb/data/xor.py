@@ -122,13 +122,16 @@ class XorLanguage:
 
     def symbols(self, bits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Concrete sequences (n, n_bits + 1): a symbol drawn for every bit, then the parity symbol."""
+        return self._symbols_from(bits, torch.rand(bits.shape, generator=gen, dtype=torch.float64))
+
+    def _symbols_from(self, bits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The sequences (..., n_bits + 1) of ``bits`` (..., n_bits) given one uniform draw per bit (same shape)."""
         cum0 = torch.cumsum(torch.tensor(self.zero_dst, dtype=torch.float64), 0)
         cum1 = torch.cumsum(torch.tensor(self.one_dst, dtype=torch.float64), 0)
-        u = torch.rand(bits.shape, generator=gen, dtype=torch.float64)
-        sym0 = torch.searchsorted(cum0, u * cum0[-1], right=True).clamp(max=self.n_zero - 1)
-        sym1 = self.n_zero + torch.searchsorted(cum1, u * cum1[-1], right=True).clamp(max=self.n_one - 1)
-        parity = self.even + bits.sum(dim=1, keepdim=True) % 2
-        return torch.cat([torch.where(bits == 1, sym1, sym0), parity], dim=1)
+        sym0 = torch.searchsorted(cum0, (u * cum0[-1]).contiguous(), right=True).clamp(max=self.n_zero - 1)
+        sym1 = self.n_zero + torch.searchsorted(cum1, (u * cum1[-1]).contiguous(), right=True).clamp(max=self.n_one - 1)
+        parity = self.even + bits.sum(dim=-1, keepdim=True) % 2
+        return torch.cat([torch.where(bits == 1, sym1, sym0), parity], dim=-1)
 
     def sample(self, split: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One training batch: every string of ``split`` with fresh symbols and one fresh masked bit each.
@@ -141,6 +144,20 @@ class XorLanguage:
         seq = self.symbols(bits, gen)
         pos = torch.randint(0, self.n_bits, (len(bits),), generator=gen)  # never the parity symbol
         return self._masked(seq, pos)
+
+    def sample_many(self, split: str, gens: list[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`sample` for each generator at once, stacked: (G, n, seq_len), (G, n, seq_len), (G, n).
+
+        Each generator draws exactly what :meth:`sample` draws from it (its symbols' uniforms, then its masked
+        positions), so every stream is the same as when sampled alone; the rest is computed for all at once.
+        """
+        bits = self.bits(split)
+        u = torch.stack([torch.rand(bits.shape, generator=g, dtype=torch.float64) for g in gens])  # (G, n, bits)
+        pos = torch.stack([torch.randint(0, self.n_bits, (len(bits),), generator=g) for g in gens])  # (G, n)
+        seq = self._symbols_from(bits.expand(len(gens), *bits.shape), u)  # (G, n, L)
+        inputs, targets, pos = self._masked(seq.reshape(-1, self.seq_len), pos.reshape(-1))
+        shape = (len(gens), len(bits))
+        return inputs.view(*shape, -1), targets.view(*shape, -1), pos.view(shape)
 
     def every_position(self, split: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Every string of ``split`` masked at every bit position in turn, with fresh symbols (for evaluation)."""

@@ -250,12 +250,19 @@ class XorEnsemble(nn.Module):
 
     # ------------------------------------------------------------------------------------------------- forward
     def forward(self, tokens: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """Logits at the masked positions of every run: tokens (B, L), pos (B,) -> (R, B, vocab_size)."""
-        assert tokens.dim() == 2 and tokens.shape[1] == self.seq_len, f"tokens must be (batch, {self.seq_len})"
-        x = self.emb_in[:, tokens]  # (R, B, L, d)
+        """Logits at the masked positions of every run: tokens (B, L) and pos (B,) shared by every run, or each run's
+        own, (R, B, L) and (R, B) -> (R, B, vocab_size)."""
+        R = self.emb_in.shape[0]
+        if tokens.dim() == 2:
+            tokens, pos = tokens.expand(R, *tokens.shape), pos.expand(R, *pos.shape)
+        assert tokens.dim() == 3 and tokens.shape[0] == R and tokens.shape[2] == self.seq_len, \
+            f"tokens must be (batch, {self.seq_len}) or ({R}, batch, {self.seq_len})"
+        V, d = self.vocab_size, self.spec.d_model
+        rows = tokens + (torch.arange(R) * V).view(R, 1, 1)  # run r's token t is row r V + t of the stacked table
+        x = F.embedding(rows, self.emb_in.reshape(R * V, d))  # (R, B, L, d)
         body = {"transformer": self._transformer, "lstm": self._lstm, "mixer": self._mixer}[self.spec.arch]
         h = body(x)  # (R, B, L, d)
-        h = h[:, torch.arange(len(tokens)), pos]  # (R, B, d)
+        h = h.gather(2, pos.view(R, -1, 1, 1).expand(-1, -1, 1, d)).squeeze(2)  # (R, B, d)
         return torch.bmm(h, self.emb_out.transpose(1, 2))  # (R, B, V)
 
     @staticmethod

@@ -1,9 +1,10 @@
 """Training on the XOR language: every seed and both tied and untied variants in one batched computation.
 
-All runs see the same data stream (the authors' dataset RNG is fixed at 14 for every model seed): at each step every
-training string with fresh symbols and one fresh masked bit (one full-batch step). Each variant (untied, tied) is an
-:class:`~tiedemb.models.xor.XorEnsemble` of all seeds; the loss is the sum of every run's mean cross-entropy, so each
-run receives its own gradient, and one AdamW (element-wise) updates every run exactly as it would be updated alone.
+Each seed draws its own data stream (as the authors' code does), shared by that seed's untied and tied runs: at each
+step every training string with fresh symbols and one fresh masked bit (one full-batch step). Each variant (untied,
+tied) is an :class:`~tiedemb.models.xor.XorEnsemble` of all seeds, every run reading its seed's batch; the loss is the
+sum of every run's mean cross-entropy, so each run receives its own gradient, and one AdamW (element-wise) updates every
+run exactly as it would be updated alone.
 
 Long runs checkpoint periodically (model, optimiser, scheduler, both data generators and the records so far); a run
 restarted after a kill resumes from the last checkpoint and ends with exactly the numbers of an uninterrupted run.
@@ -41,7 +42,13 @@ class TrainSpec:
     eval_every: int = 100  # steps between accuracy evaluations
     record_every: int = 100  # steps between records of the embedding distance matrices and losses
     checkpoint_every: int = 0  # steps between checkpoints (0: none)
-    data_seed: int = 14  # seed of the training stream (symbols and masks); the evaluation set uses data_seed + 1
+    data_seed: int = 14  # base of the training streams: seed s draws symbols and masks from stream (data_seed, s)
+    # (:func:`stream_seed`), shared by its untied and tied runs; the evaluation set uses data_seed + 1
+
+
+def stream_seed(data_seed: int, seed: int) -> int:
+    """The seed of model seed ``seed``'s training stream: distinct for every (data_seed, seed), fixed across runs."""
+    return int(np.random.SeedSequence([data_seed, seed]).generate_state(1)[0])
 
 
 def symbol_probabilities(lang: XorLanguage) -> torch.Tensor:
@@ -81,9 +88,10 @@ def masked_targets(targets: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
 
 
 def run_losses(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of each run: logits (R, B, V), target (B,) -> (R,)."""
+    """Mean cross-entropy of each run: logits (R, B, V), target (R, B) (each run's own) or (B,) (shared) -> (R,)."""
     R, B, V = logits.shape
-    ce = F.cross_entropy(logits.reshape(R * B, V), target.repeat(R), reduction="none")
+    target = target.expand(R, B) if target.dim() == 1 else target
+    ce = F.cross_entropy(logits.reshape(R * B, V), target.reshape(R * B), reduction="none")
     return ce.view(R, B).mean(dim=1)
 
 
@@ -95,10 +103,11 @@ class XorTask(Task):
     every run's loss every ``record_every`` steps.
     """
 
-    def __init__(self, lang: XorLanguage, spec: TrainSpec, variants: tuple[bool, ...], part: dict[bool, slice],
-                 distances: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    def __init__(self, lang: XorLanguage, spec: TrainSpec, seeds: tuple[int, ...], variants: tuple[bool, ...],
+                 part: dict[bool, slice], distances: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.lang, self.spec, self.variants, self.part, self.distances = lang, spec, variants, part, distances
-        self.data_gen = torch.Generator().manual_seed(spec.data_seed)
+        self.data_gens = [torch.Generator().manual_seed(stream_seed(spec.data_seed, s)) for s in seeds]
+        self.run_seed = torch.arange(len(seeds)).repeat(len(variants))  # run r reads the batch of seed run_seed[r]
         self.evalset = EvalSet(lang, spec.data_seed + 1)
         self.tokens_per_step = len(lang.splits["train"]) * lang.seq_len
         self.rec: dict[str, list] = {"record_step": [], "eval_step": [], "loss_step": []}
@@ -122,8 +131,10 @@ class XorTask(Task):
                 self.rec[f"acc_{_NAMES[t]}"].append(acc[self.part[t]])
 
     def loss(self, model: XorEnsemble, step: int) -> torch.Tensor:
-        inputs, targets, pos = self.lang.sample("train", self.data_gen)
-        losses = run_losses(model(inputs, pos), masked_targets(targets, pos))  # (R,)
+        inputs, targets, pos = self.lang.sample_many("train", self.data_gens)  # one batch per seed, (S, B, ...)
+        target = targets.gather(2, pos[:, :, None]).squeeze(2)  # (S, B) the symbol at each masked position
+        inputs, pos, target = inputs[self.run_seed], pos[self.run_seed], target[self.run_seed]  # each run its seed's
+        losses = run_losses(model(inputs, pos), target)  # (R,)
         if step % self.spec.record_every == 0:
             self.rec["loss_step"].append(torch.tensor(step))
             for t in self.variants:
@@ -131,10 +142,11 @@ class XorTask(Task):
         return losses.sum()
 
     def state_dict(self) -> dict:
-        return {"data_gen": self.data_gen.get_state(), "records": self.rec}
+        return {"data_gens": [g.get_state() for g in self.data_gens], "records": self.rec}
 
     def load_state_dict(self, state) -> None:
-        self.data_gen.set_state(state["data_gen"])
+        for g, st in zip(self.data_gens, state["data_gens"], strict=True):
+            g.set_state(st)
         self.rec = {k: [torch.as_tensor(x) for x in v] for k, v in state["records"].items()}
 
     def records(self) -> dict[str, np.ndarray]:
@@ -177,7 +189,7 @@ def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: T
     ens = XorEnsemble(lang.vocab_size, lang.seq_len, body, tuple(seeds) * len(variants),
                       tied=tuple(t for t in variants for _ in seeds))
     part = {t: slice(i * n, (i + 1) * n) for i, t in enumerate(variants)}  # runs of each variant
-    task = XorTask(lang, spec, variants, part, distances)
+    task = XorTask(lang, spec, tuple(seeds), variants, part, distances)
     fingerprint = {"lang": asdict(lang), "body": asdict(body), "seeds": list(seeds), "spec": asdict(spec),
                    "variants": list(variants)}
     try:
@@ -189,9 +201,9 @@ def train_xor(lang: XorLanguage, body: BodySpec, seeds: tuple[int, ...], spec: T
 
 
 class _ReferenceTask(Task):
-    def __init__(self, lang: XorLanguage, spec: TrainSpec) -> None:
+    def __init__(self, lang: XorLanguage, spec: TrainSpec, seed: int) -> None:
         self.lang = lang
-        self.data_gen = torch.Generator().manual_seed(spec.data_seed)
+        self.data_gen = torch.Generator().manual_seed(stream_seed(spec.data_seed, seed))
         self.losses: list[float] = []
 
     def loss(self, model: nn.Module, step: int) -> torch.Tensor:
@@ -209,7 +221,7 @@ def train_reference(lang: XorLanguage, body: BodySpec, seed: int, spec: TrainSpe
     Returns the loss at every step and the final embedding matrices.
     """
     model = build_model(lang.vocab_size, lang.seq_len, body, tied=tied, seed=seed)
-    task = _ReferenceTask(lang, spec)
+    task = _ReferenceTask(lang, spec, seed)
     fit(model, task, steps=spec.steps if steps is None else steps, optim=optim_spec(spec, fused=False))
     return {"loss": np.asarray(task.losses), "emb_in": model.emb_in.weight.detach().numpy().copy(),
             "emb_out": model.emb_out.weight.detach().numpy().copy()}

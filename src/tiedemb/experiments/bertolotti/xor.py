@@ -64,7 +64,8 @@ class XorConfig(ExperimentConfig):
     eval_every: int = 100  # code: validation every 100 epochs
     record_every: int = 100  # steps between distance records; code: every step, plotted every 1000th
     checkpoint_every: int = 0  # steps between checkpoints (0: none); paper scale: 5000
-    data_seed: int = 14  # code: dataset RNG 14 for every model seed
+    data_seed: int = 14  # code: dataset seed 14; here the base of every model seed's own training stream and of the
+    # evaluation draw (the authors' code gives each model seed its own stream)
 
     def _validate(self) -> None:
         one_of("setting", self.setting, tuple(SETTINGS))
