@@ -162,9 +162,13 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py", "experiments/pool.py")
-"""Modules that only present or schedule results (which worker process computes a result does not change it: tested in
-``tests/test_pool.py``); changing them does not make a result stale."""
+PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py", "experiments/pool.py",
+                "experiments/__init__.py", "cache.py")
+"""Modules that only present, register, store or schedule results; changing them does not make a result stale. Which
+worker process computes a result does not change it (tested in ``tests/test_pool.py``); the registry
+(``experiments/__init__.py``: the list of experiment modules, ``register``, ``run_or_load``) only calls an experiment's
+run function, whose own module and imports make the numbers; ``cache.py`` only says where results and checkpoints are
+kept (a resumed run ends with the numbers of an uninterrupted one: tested per trainer)."""
 
 
 def _presentation(path: Path) -> bool:
