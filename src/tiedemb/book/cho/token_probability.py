@@ -53,10 +53,8 @@ def encoding_prose(result: Result) -> dict[str, str]:
          "sparse_fraction": f"{SPARSE_FRACTION:.1%}", "sparse_share": f"{SPARSE_SHARE:.0%}",
          "top_alpha": ", ".join(f"“{w}”" for w in s["alpha_top"]),
          "sparse_recovered": f"{s['r2_cv_top_k'] / s['r2_cv']:.0%}",
-         "pc1_words": (f"falls with probability along the first principal component (Spearman of PC1 with log α "
-                       f"{s['pca_pc1_spearman_log_alpha']:.2f})" if s["pca_pc1_spearman_log_alpha"] < 0 else
-                       f"rises with probability along the first principal component (Spearman of PC1 with log α "
-                       f"{s['pca_pc1_spearman_log_alpha']:.2f})")}
+         "pc1_words": (f"{'falls' if s['pca_pc1_spearman_log_alpha'] < 0 else 'rises'} along the first principal "
+                       f"component (Spearman of PC1 with log α {s['pca_pc1_spearman_log_alpha']:.2f})")}
     t["pc1_strength"] = "strongly" if abs(s["pca_pc1_spearman_log_alpha"]) >= 0.7 else "weakly"
     if "tied" in m["models"]:
         tied, bias = m["models"]["tied"], m["models"]["bias"]
@@ -113,6 +111,17 @@ def deletion_prose(result: Result) -> dict[str, str]:
     j = int(np.argmin(np.abs(np.asarray(result.config["fractions"]) - DELETE_PAPER)))
     t["nll_words"] = "; ".join(f"{k} {nll[k][j]:.2f}" for k in ("increasing", "random", "decreasing"))
     t["nll_base"] = f"{m['nll_undeleted']:.2f}"
+    fr = result.config["fractions"]
+
+    def kept(order: str) -> str:  # the largest fraction up to which the continuations' NLL stays within 5 %
+        ok = 0.0
+        for f, v in zip(fr, nll[order], strict=True):
+            if v > 1.05 * m["nll_undeleted"]:
+                break
+            ok = f
+        return f"{ok:.0%}"
+
+    t["nll_kept_words"] = "; ".join(f"{k} {kept(k)}" for k in ("increasing", "random", "decreasing"))
     return t
 
 
@@ -130,11 +139,11 @@ def dynamics_prose(result: Result) -> dict[str, str]:
                                  for k, v in w.items())
     t["step0_words"] = "; ".join(f"{v['r2_step0']:.2f}" for v in w.values())
     t["shuffled_words"] = "; ".join(f"{v['r2_shuffled_final']:.2f}" for v in w.values())
-    cos0 = min(v["min_cos_step0"] for v in w.values())
-    t["cos_step0"] = f"{cos0:.2f}"
-    t["cos_step0_words"] = ("already at step 0 in a run this short (parameters move little against their initial "
-                            "norm), so it cannot tell convergence here" if cos0 >= 0.9 else
-                            "at step 0, and rises as the parameters settle")
+    cos0 = [float(result.arrays[f"cos.{k}"][0].mean()) for k in w]  # mean over the layers at step 0
+    t["cos_step0"] = "; ".join(f"{c:.2f}" for c in cos0)
+    t["cos_step0_words"] = ("already high before any update: in a run this short the parameters move little "
+                            "against their initial norm (and LayerNorm gains start at 1), so the cosine tells little "
+                            "about convergence here" if min(cos0) >= 0.8 else "well below 1 before training")
     step0 = max(abs(v["r2_step0"]) for v in w.values())
     t["step0_reads"] = "explains nothing" if step0 < 0.1 else "already explains something"
     shuffled = max(v["r2_shuffled_final"] for v in w.values())

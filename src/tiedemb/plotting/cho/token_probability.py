@@ -80,7 +80,7 @@ def plot_ablations(result: Result, ax=None) -> Figure:
     ax.set_xticks(np.arange(len(keys)), [{"main": "untied, no bias (main)", "tied": "tied",
                                           "bias": "untied + output bias"}.get(k, k) for k in keys], fontsize=8)
     ax.set_ylim(min(0, min(models[m][k] for m in keys for k, _ in stats)), 1.05)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
@@ -113,7 +113,9 @@ def plot_side_effects(result: Result, ax=None) -> Figure:
     for key, label, style in (("others_js", "other tokens, averaged distribution", "o-"),
                               ("js", "whole distribution, per position", "s--")):
         v = np.median(result.arrays[f"{key}.held_out"], axis=0)
-        ax.plot(r, np.maximum(v, 1e-12), style, label=label, ms=3)
+        moved = r != 1  # r = 1 is no edit: a divergence of exactly 0, off a log axis
+        ax.plot(r[moved & (r < 1)], v[moved & (r < 1)], style, label=label, ms=3, color=f"C{int(key == 'js')}")
+        ax.plot(r[moved & (r > 1)], v[moved & (r > 1)], style, ms=3, color=f"C{int(key == 'js')}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("target ratio r")
