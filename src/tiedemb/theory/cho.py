@@ -130,15 +130,15 @@ def steering_direction(a: np.ndarray, k: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def steered_ratios(h: torch.Tensor, log_p: torch.Tensor, delta: np.ndarray, log_r: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def steered_ratios(h: torch.Tensor, log_p: torch.Tensor, delta: np.ndarray, log_r: np.ndarray, *,
+                   with_js: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Achieved α′_w/α_w for each chosen token and each ratio, when E_w moves by log(r)·δ, and the mean per-position
     Jensen–Shannon divergence (nats) of the whole next-token distribution.
 
     Only token w's logit changes, by Δ_n = log(r)·(h_n·δ): p′_{n,w} = p e^Δ / (1 − p + p e^Δ); every other token is
     scaled by s_n = 1 / (1 − p + p e^Δ) (so the distribution over the other tokens, renormalised, is unchanged at each
     position: an identity). Args: h (N, d); log_p (N, T) log-probabilities of the T chosen tokens; log_r (R,).
-    Returns (T, R) ratios and (T, R) JS.
+    Returns (T, R) ratios and (T, R) JS (None without ``with_js``).
     """
     c = (h.double() @ torch.as_tensor(delta, dtype=torch.float64))  # (N,)
     dl = c[:, None, None] * torch.as_tensor(log_r, dtype=torch.float64)[None, None, :]  # (N, 1, R)
@@ -146,8 +146,9 @@ def steered_ratios(h: torch.Tensor, log_p: torch.Tensor, delta: np.ndarray, log_
     denom = 1 - p + p * dl.exp()  # (N, T, R)
     p_new = p * dl.exp() / denom
     ratio = p_new.mean(0) / p.mean(0)  # (T, R)
-    js = _js_one_token(p, p_new, 1 / denom).mean(0)
-    return ratio.numpy(), js.numpy()
+    if not with_js:
+        return ratio.numpy(), None
+    return ratio.numpy(), _js_one_token(p, p_new, 1 / denom).mean(0).numpy()
 
 
 def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -598,7 +598,7 @@ def run_steering(cfg: SteeringConfig) -> Result:
         a_n = fit_encoding(s.emb_out.double().numpy()[keep],
                            -np.log(averaged_probabilities(hs["estimation"][: n_use * seq], s.emb_out,
                                                           s.bias).numpy()[keep]), folds=cfg.folds, seed=seed)
-        ratio, _ = steered_ratios(hs["held_out"], lp_held, steering_direction(a_n.A, k), log_r)
+        ratio, _ = steered_ratios(hs["held_out"], lp_held, steering_direction(a_n.A, k), log_r, with_js=False)
         few.append({"sequences": n_use, "tokens": n_use * seq, "cos_to_full_A": _cos(a_n.A, fit_.A),
                     "median_abs_log_error": float(np.median(np.abs(np.log(ratio) - log_r[None, :]))),
                     "worst_median_factor": float(np.exp(np.abs(np.log(np.median(ratio, 0)) - log_r).max()))})
