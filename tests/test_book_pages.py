@@ -47,7 +47,7 @@ def _visible_text(dom):
 
 CHAPTERS = ["book/gradients/tied_gradients.html"]
 EXPERIMENT_CHAPTERS = {"book/bertolotti/xor.html": 10, "book/bertolotti/mlm_twins.html": 5,
-                       "book/yamagiwa/norm_variance.html": 12,
+                       "book/yamagiwa/norm_variance.html": 12, "book/token_probability/output_encoding.html": 9,
                        "book/press_wolf/language_models.html": 3}
 """Chapters that report training runs, with the number of figures each shows."""
 PAGES = ["index.html", "book/notation.html", "book/scoreboard.html", *CHAPTERS, "book/theory/equivalences.html",

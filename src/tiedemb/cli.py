@@ -39,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, type=Path, help="output folder; writes OUT/NAME/ (default ./out)")
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     run.add_argument("--model", default=None, type=Path,
-                     help="nv-minilm: a Hugging Face encoder or decoder folder on disk instead of all-MiniLM-L6-v2")
+                     help="nv-minilm: a Hugging Face encoder or decoder folder on disk instead of all-MiniLM-L6-v2; "
+                          "tpe-encoding, tpe-steering, tpe-deletion: a causal LM folder instead of our models")
+    run.add_argument("--ratios", default=None,
+                     help="tpe-steering: target probability ratios, e.g. '0.05,0.5,2,20' (each > 0)")
     run.add_argument("--text", default=None, type=Path,
                      help="train on your own UTF-8 text file (experiments with a `source` field, e.g. pw-lm)")
     diag = sub.add_parser("diagnose", help="should I tie? estimate ≡ and ∼ of word pairs in a text file")
@@ -122,6 +125,18 @@ def with_text(cfg, path: Path):
     return cfg.replace(source=str(Path(path).resolve()))
 
 
+def with_ratios(cfg, text: str):
+    """``cfg`` with the target ratios of ``--ratios`` (validated by the config: each must be > 0)."""
+    if "ratios" not in {f.name for f in dataclasses.fields(cfg)}:
+        raise ConfigError(f"--ratios applies to tpe-steering, not to {cfg.name}")
+    try:
+        ratios = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--ratios must be numbers separated by commas, e.g. '0.05,0.5,2,20'; got {text!r}"
+                          ) from None
+    return cfg.replace(ratios=ratios)
+
+
 def text_experiments() -> list[str]:
     """Names of the experiments whose config has a ``source`` (a text to train on)."""
     from .experiments import all_experiments
@@ -146,9 +161,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg = cfg.replace(seeds=parse_seeds(args.seeds))
         if args.model is not None:
             if "model_dir" not in {f.name for f in dataclasses.fields(cfg)}:
-                raise ConfigError(f"--model applies to experiments that read a pretrained model (nv-minilm), "
-                                  f"not to {cfg.name}")
+                raise ConfigError(f"--model applies to experiments that read a pretrained model (nv-minilm, "
+                                  f"tpe-encoding, tpe-steering, tpe-deletion), not to {cfg.name}")
             cfg = cfg.replace(model_dir=str(args.model.expanduser().resolve()))
+        if args.ratios is not None:
+            cfg = with_ratios(cfg, args.ratios)
         preflight = getattr(cfg, "preflight", None)
         if preflight is not None:
             preflight()  # e.g. a model folder without weights, or with a tokenizer that does not match

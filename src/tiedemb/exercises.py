@@ -283,3 +283,56 @@ def check_lstm_lm_parameters(student: Callable) -> CheckReport:
                                    f"return {got:,}, expected {expected:,}.{hint}")
     return CheckReport(True, f"your count matches {len(shapes) * len(VARIANTS)} models, the paper's PTB shapes "
                        f"among them (4,651,600 for the small untied model).")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Token-probability chapter (cho2025): the steering edit of an output-embedding row
+
+
+def solution_steering_edit(A, log_r: float, k: int):
+    """A solution of the steering exercise: the edit δ of one output-embedding row that lowers the encoding's
+    prediction −log α = A·e + B by log r, spread equally over the k dimensions of largest |A| (Cho et al., Sec. 5)."""
+    import numpy as np
+
+    A = np.asarray(A, dtype=np.float64)
+    top = np.argsort(-np.abs(A), kind="stable")[:k]
+    delta = np.zeros_like(A)
+    delta[top] = -log_r / (k * A[top])
+    return delta
+
+
+def check_steering_edit(student: Callable, *, atol: float = 1e-9) -> CheckReport:
+    """Check ``student(A, log_r, k) -> delta``: the edit must change the predicted −log α by exactly −log r
+    (A·δ = −log r, so α is multiplied by r), touch only the k dimensions of largest |A|, and give each of them the
+    same share of the change (A_i δ_i = −log r / k)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for d, k, r in ((8, 2, 5.0), (16, 4, 0.05), (32, 1, 20.0), (12, 12, 0.5)):
+        A = rng.standard_normal(d) * np.exp(rng.standard_normal(d))
+        log_r = float(np.log(r))
+        try:
+            delta = np.asarray(student(A.copy(), log_r, k), dtype=np.float64)
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception (d = {d}, k = {k}): {last}")
+        if delta.shape != (d,):
+            return CheckReport(False, f"d = {d}: your edit has shape {delta.shape}, expected ({d},), one value per "
+                               f"dimension of the output embedding")
+        change = float(A @ delta)
+        if abs(change + log_r) > atol * max(1.0, abs(log_r)):
+            hint = " (the sign is flipped: −log α must fall by log r for α to grow by r)" if abs(
+                change - log_r) < atol * max(1.0, abs(log_r)) else ""
+            return CheckReport(False, f"r = {r:g}, d = {d}, k = {k}: A·δ = {change:.6g}, expected −log r = "
+                               f"{-log_r:.6g}{hint}")
+        top = set(np.argsort(-np.abs(A), kind="stable")[:k].tolist())
+        moved = set(np.flatnonzero(np.abs(delta) > atol).tolist())
+        if not moved <= top:
+            return CheckReport(False, f"d = {d}, k = {k}: your edit moves dimensions {sorted(moved - top)} outside the "
+                               f"{k} of largest |A|")
+        shares = A[sorted(top)] * delta[sorted(top)]
+        if np.abs(shares - shares.mean()).max() > atol * max(1.0, abs(log_r)):
+            return CheckReport(False, f"d = {d}, k = {k}: the top-k dimensions carry unequal shares A_i δ_i "
+                               f"{np.round(shares, 4).tolist()}; Ω gives each 1/k")
+    return CheckReport(True, "your edit multiplies the predicted α by r, on the top-k dimensions only, in equal "
+                       "shares (4 cases, r from 1/20 to 20).")

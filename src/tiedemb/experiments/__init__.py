@@ -26,7 +26,8 @@ __all__ = ["Experiment", "ResultMissing", "StaleResultWarning", "UnknownExperime
            "get", "register", "rejudge", "run_or_load"]
 
 MODULES = ("press_wolf.gradients", "press_wolf.language_models", "bertolotti.theorems", "bertolotti.diagnose",
-           "bertolotti.xor", "bertolotti.mlm", "yamagiwa.norm_variance")
+           "bertolotti.xor", "bertolotti.mlm", "yamagiwa.norm_variance",
+           "cho.token_probability")
 """Experiment modules, by paper and chapter; imported on first use of the registry."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")

@@ -182,3 +182,65 @@ def hidden_states(pre: Pretrained, batch: list[list[int]]) -> tuple[torch.Tensor
     states = torch.stack(out.hidden_states)  # (n_hidden, batch, seq, d)
     keep = mask.bool()  # (batch, seq)
     return ids[keep], states[:, keep]  # (N,), (n_hidden, N, d)
+
+
+CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")
+"""Endings of the architecture names (``config.json``'s ``architectures``) that carry a language-model head."""
+
+
+@dataclass
+class CausalLM:
+    """A Hugging Face causal language model seen as the token-probability chapter needs it: the final hidden states
+    (the input of the output layer), the output embedding E_out (V, d) and its bias (or None)."""
+
+    path: Path
+    model: torch.nn.Module
+    tokenizer: object
+    emb_out: torch.Tensor  # (V, d)
+    bias: torch.Tensor | None  # (V,)
+    max_len: int
+
+    @torch.no_grad()
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (batch, seq, d): the last entry of ``hidden_states`` (after the final LayerNorm)."""
+        out = self.model(input_ids=tokens, output_hidden_states=True)
+        return out.hidden_states[-1]
+
+    @torch.no_grad()
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The model's own logits (batch, seq, V)."""
+        return self.model(input_ids=tokens).logits
+
+
+def load_causal_lm(path: str | Path) -> CausalLM:
+    """Load a causal LM with its output embedding from a checked folder, offline; :class:`ModelDirError` when the
+    folder holds no language-model head (e.g. a bare ``GPT2Model``) or its output embedding does not match the
+    tokenizer's vocabulary. Paper: cho2025 (GPT-2, GPT-J, Pythia: ``from_pretrained`` on a local copy)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    path = check_model_dir(path)
+    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    arch = list(getattr(config, "architectures", None) or [])
+    if not any(a.endswith(CAUSAL_HEADS) for a in arch):
+        raise ModelDirError(f"--model {path}: no output embedding: the folder holds {arch or 'an unnamed model'}, "
+                            f"not a causal language model with its head (an architecture ending in "
+                            f"{' or '.join(CAUSAL_HEADS)})")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise ModelDirError(f"--model {path}: cannot load the model: {err}") from None
+    model.eval()
+    head = model.get_output_embeddings()
+    if head is None or not hasattr(head, "weight"):
+        raise ModelDirError(f"--model {path}: the model has no output embedding")
+    tok = load_tokenizer(path)
+    weight = head.weight.detach()
+    if weight.shape[0] < len(tok):
+        raise ModelDirError(f"--model {path}: the output embedding has {weight.shape[0]} rows but the tokenizer has "
+                            f"{len(tok)} tokens: they do not belong together")
+    bias = getattr(head, "bias", None)
+    max_len = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512
+    return CausalLM(path, model, tok, weight, None if bias is None else bias.detach(), int(max_len))
