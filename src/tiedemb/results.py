@@ -163,12 +163,14 @@ def _jsonable(obj: Any) -> Any:
 
 
 PRESENTATION = ("plotting", "book", "cli.py", "exercises.py", "__main__.py", "experiments/pool.py",
-                "experiments/__init__.py", "cache.py")
+                "experiments/__init__.py", "cache.py", "results.py", "claims.py")
 """Modules that only present, register, store or schedule results; changing them does not make a result stale. Which
 worker process computes a result does not change it (tested in ``tests/test_pool.py``); the registry
 (``experiments/__init__.py``: the list of experiment modules, ``register``, ``run_or_load``) only calls an experiment's
-run function, whose own module and imports make the numbers; ``cache.py`` only says where results and checkpoints are
-kept (a resumed run ends with the numbers of an uninterrupted one: tested per trainer)."""
+run function, whose own module and imports make the numbers; ``cache.py`` and this module only say where and how
+results and checkpoints are kept (a resumed run ends with the numbers of an uninterrupted one: tested per trainer; a
+cached result that no longer loads is recomputed); ``claims.py`` holds the verdict rules, and every loaded result's
+claims are judged again by the current code."""
 
 
 def _presentation(path: Path) -> bool:
