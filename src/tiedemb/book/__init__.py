@@ -33,7 +33,8 @@ from ..results import Result
 
 ProseFn = Callable[[Result], dict[str, str]]
 _PROSE: dict[str, ProseFn] = {}
-MODULES = ("press_wolf.gradients", "press_wolf.language_models", "bertolotti.theorems", "bertolotti.diagnose",
+MODULES = ("press_wolf.gradients", "press_wolf.language_models", "press_wolf.practice", "press_wolf.word2vec",
+           "press_wolf.translation", "bertolotti.theorems", "bertolotti.diagnose",
            "bertolotti.xor", "bertolotti.mlm", "yamagiwa.norm_variance")
 """Prose modules, by paper and chapter, mirroring :mod:`tiedemb.experiments`; imported on first use."""
 

@@ -25,7 +25,8 @@ from ..results import Result, code_version, provenance
 __all__ = ["Experiment", "ResultMissing", "StaleResultWarning", "UnknownExperiment", "all_experiments", "compute",
            "get", "register", "rejudge", "run_or_load"]
 
-MODULES = ("press_wolf.gradients", "press_wolf.language_models", "bertolotti.theorems", "bertolotti.diagnose",
+MODULES = ("press_wolf.gradients", "press_wolf.language_models", "press_wolf.practice", "press_wolf.word2vec",
+           "press_wolf.translation", "bertolotti.theorems", "bertolotti.diagnose",
            "bertolotti.xor", "bertolotti.mlm", "yamagiwa.norm_variance")
 """Experiment modules, by paper and chapter; imported on first use of the registry."""
 
