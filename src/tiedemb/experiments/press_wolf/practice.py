@@ -91,8 +91,9 @@ def demo_safetensors(cfg: PracticeConfig, folder: Path) -> dict[str, Any]:
     try:
         save_file(model.state_dict(), folder / "refused.safetensors")
         refused = ""
-    except RuntimeError as err:  # "Some tensors share memory, this will lead to duplicate memory on disk ..."
-        refused = _first_line(err)
+    except RuntimeError as err:  # "Some tensors share memory, this will lead to duplicate memory ...: [{names}]"
+        # The message ends with a Python set of the names, whose order changes between processes: sorted here.
+        refused = _first_line(err).split(": [")[0] + ": " + ", ".join(sorted(shared_tensors(model)[0]))
     save_model(model, str(folder / "tied.safetensors"))
     with safe_open(str(folder / "tied.safetensors"), framework="pt") as fh:
         stored = sorted(fh.keys())
