@@ -208,3 +208,14 @@ def test_translation_paper_scale_starts():
         fit(models, task, steps=cfg.steps, optim=OptimSpec("adamw", lr=cfg.lr, clip=cfg.clip), stop_after=2)
     assert all(len(v) == 2 and math.isfinite(v[0]) and math.isfinite(v[1]) for v in task.losses.values())
     assert all(count_parameters(m) == m.analytic_parameter_count() for m in models.values())
+
+
+def test_committed_paper_word2vec_result_is_judged_by_the_rule():
+    # results/paper/pw-word2vec: computed once at the paper's configuration and committed with the book.
+    r = run_or_load(Word2VecConfig.paper())
+    s = r.metrics["synthetic"]["similarity"]
+    rin, rout, rtied = s["in"]["rho"], s["out"]["rho"], s["tied"]["rho"]
+    rule = abs(rout - rin) <= SAME_MARGIN and rtied < min(rin, rout) - WORSE_MARGIN
+    assert {c.label: c.verdict for c in r.claims}["PW-E4"] == (UNTESTABLE if rin < LEARNED_RHO else
+                                                                 HOLDS if rule else FAILS)
+    assert r.metrics["english"]["similarity"]["simlex999"]["coverage"] > 0.5
