@@ -35,8 +35,9 @@ def practice_prose(result: Result) -> dict[str, str]:
     m = result.metrics
     s, w, p, h = m["safetensors"], m["weight_decay"], m["projection"], m["huggingface"]
     return {
-        "shared_words": " and ".join(f"`{n}`" for n in s["shared"][0]) if s["shared"] else "none",
-        "dropped_words": ", ".join(f"`{n}`" for n in s["dropped"]) or "nothing",
+        "shared_words": " and ".join(s["shared"][0]) if s["shared"] else "none",
+        "dropped_words": ", ".join(s["dropped"]) or "nothing",
+        "untied_missing_words": ", ".join(s["untied_missing"]) or "nothing",
         "group_total": f"{sum(w['group_counts']):,}",
         "naive_total": f"{w['naive_count']:,}",
         "count_words": f"{w['count']:,}",
@@ -45,6 +46,6 @@ def practice_prose(result: Result) -> dict[str, str]:
         "projection_saving": f"{p['count_untied'] - p['count_tied']:,}",
         "hf_saving": f"{h['untied_count'] - h['count']:,}",
         "hf_lm_head_words": "not stored" if not h["lm_head_stored"] else "stored",
-        "hf_untied_missing_words": ", ".join(f"`{n}`" for n in h["untied_missing"]) or "nothing",
+        "hf_untied_missing_words": ", ".join(h["untied_missing"]) or "nothing",
         "hf_untied_diff": f"{h['untied_max_diff']:.2f}",
     }
