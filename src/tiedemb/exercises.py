@@ -336,3 +336,50 @@ def check_steering_edit(student: Callable, *, atol: float = 1e-9) -> CheckReport
                                f"{np.round(shares, 4).tolist()}; Ω gives each 1/k")
     return CheckReport(True, "your edit multiplies the predicted α by r, on the top-k dimensions only, in equal "
                        "shares (4 cases, r from 1/20 to 20).")
+
+
+def solution_decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """A solution of the weight-decay exercise: the package's own :func:`~tiedemb.models.tying.decay_groups`."""
+    from .models.tying import decay_groups
+
+    return decay_groups(model, weight_decay)
+
+
+def check_decay_groups(student: Callable) -> CheckReport:
+    """Check ``student(model, weight_decay) -> list of parameter groups`` on tied models (an LSTM language model, a
+    three-way-tied translation model) and an untied one: torch's AdamW must accept the groups, every trainable
+    parameter must be in exactly one group (a tied matrix once), matrices decayed by ``weight_decay``, vectors not."""
+    from .models import LSTMLanguageModel
+    from .models.seq2seq import Seq2Seq
+
+    wd = 0.1
+    models = {"tied LSTM language model": LSTMLanguageModel(50, 8, 2, tied=True),
+              "untied LSTM language model": LSTMLanguageModel(50, 8, 2, tied=False),
+              "three-way tied translation model": Seq2Seq(40, 8, tying="three-way")}
+    for name, model in models.items():
+        try:
+            groups = list(student(model, wd))
+            torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.0)
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            hint = (" A tied matrix has two names; build the groups from model.named_parameters(), which yields it "
+                    "once." if "more than one parameter group" in last else "")
+            return CheckReport(False, f"{name}: {last}.{hint}")
+        seen: dict[int, float] = {}
+        for g in groups:
+            for p in g["params"]:
+                if id(p) in seen:
+                    return CheckReport(False, f"{name}: a parameter of shape {tuple(p.shape)} is listed twice")
+                seen[id(p)] = g.get("weight_decay", 0.0)
+        params = {id(p): p for p in model.parameters() if p.requires_grad}
+        if set(seen) != set(params):
+            return CheckReport(False, f"{name}: your groups hold {len(seen)} tensors, the model has {len(params)} "
+                               f"distinct trainable parameters")
+        for key, p in params.items():
+            want = wd if p.dim() >= 2 else 0.0
+            if seen[key] != want:
+                kind = "matrix" if p.dim() >= 2 else "vector"
+                return CheckReport(False, f"{name}: a {kind} of shape {tuple(p.shape)} gets weight decay "
+                                   f"{seen[key]}, expected {want}")
+    return CheckReport(True, f"your groups hold every parameter of {len(models)} models once, tied matrices "
+                       f"included, with decay on matrices only.")

@@ -33,9 +33,9 @@ from ..results import Result
 
 ProseFn = Callable[[Result], dict[str, str]]
 _PROSE: dict[str, ProseFn] = {}
-MODULES = ("press_wolf.gradients", "press_wolf.language_models", "bertolotti.theorems", "bertolotti.diagnose",
-           "bertolotti.xor", "bertolotti.mlm", "yamagiwa.norm_variance",
-           "cho.token_probability")
+MODULES = ("press_wolf.gradients", "press_wolf.language_models", "press_wolf.practice", "press_wolf.word2vec",
+           "press_wolf.translation", "bertolotti.theorems", "bertolotti.diagnose", "bertolotti.xor", "bertolotti.mlm",
+           "yamagiwa.norm_variance", "cho.token_probability")
 """Prose modules, by paper and chapter, mirroring :mod:`tiedemb.experiments`; imported on first use."""
 
 VERDICT_ORDER = (HOLDS, FAILS, UNTESTABLE, IDENTITY)

@@ -79,19 +79,28 @@ class LSTMLanguageModel(_LanguageModel):
     (logits = E_out (P h + p_b) + b), and :meth:`penalty` is ``pr_coef · ‖P‖_F²``: projection regularisation (PR) as
     the authors' code applies it (a squared Frobenius norm of P, its bias not penalised).
 
+    With ``d_hidden`` different from ``d_model`` (the embedding size), the LSTM has ``d_hidden`` units and P is a
+    ``d_model × d_hidden`` projection back to the embedding size: the way to tie when the two sizes differ (the
+    output embedding must have the input embedding's shape, :func:`~tiedemb.models.tying.tie_embeddings`).
+
     Paper: press2017, Sec. 5 (projection regularisation), Tables 5 and 6.
     """
 
     def __init__(self, vocab_size: int, d_model: int, n_layers: int = 2, *, tied: bool = False,
                  output_bias: bool = True, dropout: float = 0.0, init_range: float | None = 0.1,
-                 projection: bool = False, pr_coef: float = 0.0) -> None:
+                 projection: bool = False, pr_coef: float = 0.0, d_hidden: int | None = None) -> None:
         super().__init__(vocab_size, d_model, tied, output_bias)
         if pr_coef < 0 or (pr_coef and not projection):
             raise ValueError(f"pr_coef must be >= 0 and needs projection=True, got {pr_coef} (projection="
                              f"{projection})")
-        self.lstm = nn.LSTM(d_model, d_model, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0)
+        d_hidden = d_model if d_hidden is None else d_hidden
+        if d_hidden != d_model and not projection:
+            raise ValueError(f"d_hidden ({d_hidden}) differs from d_model ({d_model}): the LSTM output must be "
+                             f"projected to the embedding size; pass projection=True")
+        self.d_hidden = d_hidden
+        self.lstm = nn.LSTM(d_model, d_hidden, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0)
         self.drop = nn.Dropout(dropout)
-        self.proj = nn.Linear(d_model, d_model) if projection else None
+        self.proj = nn.Linear(d_hidden, d_model) if projection else None  # (d_model, d_hidden): P
         self.pr_coef = pr_coef
         self.n_layers = n_layers
         if init_range is not None:  # the authors' TF code initialises every variable U(-r, r), P included
@@ -99,19 +108,19 @@ class LSTMLanguageModel(_LanguageModel):
                 nn.init.uniform_(p, -init_range, init_range)
 
     def _top(self, out: torch.Tensor) -> torch.Tensor:
-        out = self.drop(out)  # (batch, seq, d_model)
-        return out if self.proj is None else self.proj(out)
+        out = self.drop(out)  # (batch, seq, d_hidden)
+        return out if self.proj is None else self.proj(out)  # (batch, seq, d_model)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(self.drop(x))  # (batch, seq, d_model)
-        return self._top(out)
+        out, _ = self.lstm(self.drop(x))  # (batch, seq, d_hidden)
+        return self._top(out)  # (batch, seq, d_model)
 
     def step(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Logits of one BPTT window starting from the LSTM ``state`` of the previous window (None: zeros), and the
         state after it: truncated BPTT as in Zaremba et al. (the caller detaches the state between windows)."""
         check_token_ids(tokens, self.vocab_size)
-        out, state = self.lstm(self.drop(self.emb_in(tokens)), state)  # (batch, seq, d_model)
+        out, state = self.lstm(self.drop(self.emb_in(tokens)), state)  # (batch, seq, d_hidden)
         return self.emb_out(self._top(out)), state
 
     def penalty(self) -> torch.Tensor | None:
@@ -123,20 +132,22 @@ class LSTMLanguageModel(_LanguageModel):
         """Forward FLOPs of one token (matrix products only, 2 per multiply-add): each layer's four gates read the
         input and the previous state (8·d² multiply-adds), the projection P of PR (d² multiply-adds) if any, then the
         logits."""
-        d = self.d_model
-        return self.n_layers * 2 * 4 * d * 2 * d + (2 * d * d if self.proj is not None else 0) + self.output_flops()
+        d, h = self.d_model, self.d_hidden
+        first, rest = 2 * 4 * h * (d + h), (self.n_layers - 1) * 2 * 4 * h * 2 * h
+        return first + rest + (2 * d * h if self.proj is not None else 0) + self.output_flops()
 
     def analytic_parameter_count(self) -> int:
-        """Embeddings + LSTM (PyTorch keeps two bias vectors per layer) (+ output bias) (+ P and its bias)."""
-        d = self.d_model
-        lstm = self.n_layers * (4 * d * (d + d) + 2 * 4 * d)
-        proj = d * d + d if self.proj is not None else 0
+        """Embeddings + LSTM (PyTorch keeps two bias vectors per layer; the first layer reads d_model inputs, the
+        others d_hidden) (+ output bias) (+ P, d_model × d_hidden, and its bias)."""
+        d, h = self.d_model, self.d_hidden
+        lstm = 4 * h * (d + h) + (self.n_layers - 1) * 4 * h * (h + h) + self.n_layers * 2 * 4 * h
+        proj = d * h + d if self.proj is not None else 0
         return self.embedding_parameters() + lstm + proj
 
     def redundant_bias_parameters(self) -> int:
         """PyTorch's second LSTM bias vector per layer (b_hh), which TensorFlow's basic LSTM cell, used by the
         paper's code, does not have: b_ih + b_hh act as one bias, so the paper's count is ours minus these."""
-        return self.n_layers * 4 * self.d_model
+        return self.n_layers * 4 * self.d_hidden
 
 
 class TransformerLanguageModel(_LanguageModel):

@@ -244,3 +244,25 @@ def load_causal_lm(path: str | Path) -> CausalLM:
     bias = getattr(head, "bias", None)
     max_len = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512
     return CausalLM(path, model, tok, weight, None if bias is None else bias.detach(), int(max_len))
+
+
+def load_lm_with_report(path: str | Path, **config_overrides):
+    """A Hugging Face causal language model (with its ``lm_head``) from a folder written by ``save_pretrained``,
+    offline, in eval mode, with its loading report: ``(model, info)``, ``info`` holding ``missing_keys`` and the other
+    lists of ``output_loading_info``. ``config_overrides`` change the saved config (e.g. ``tie_word_embeddings``).
+    No tokenizer is needed."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    path = Path(path).expanduser()
+    if not (path / "config.json").is_file() or not any((path / w).is_file() for w in WEIGHT_FILES):
+        raise ModelDirError(f"{path}: not a model folder (config.json and a weights file are needed)")
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, output_loading_info=True,
+                                                           **config_overrides)
+    except (OSError, ValueError) as err:
+        raise ModelDirError(f"{path}: cannot load the model: {err}") from None
+    model.eval()
+    return model, info

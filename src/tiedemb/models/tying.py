@@ -77,3 +77,36 @@ def tie_stacked_embeddings(emb_in: nn.Parameter, emb_out_free: nn.Parameter | No
     if n_untied == emb_in.shape[0]:
         return emb_out_free
     return torch.cat([emb_out_free, emb_in[n_untied:]])
+
+
+def shared_tensors(model: nn.Module) -> list[list[str]]:
+    """The names in ``model.state_dict()`` that share one storage, in groups of two or more (a tied model: its input
+    and output embedding). A state dict lists a tied matrix under each of its names; formats that refuse shared
+    tensors (safetensors) need to know which names are one tensor."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset())
+        groups.setdefault(key, []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Optimiser parameter groups: matrices (2-D and more, embeddings included) decayed by ``weight_decay``, vectors
+    (biases, norms) not. Built from ``named_parameters()``, which yields a tied matrix once, so it is in one group and
+    decayed once; grouping by the names of a state dict would list it twice. Each group also holds its ``names``.
+    """
+    decay, keep = [], []
+    for name, p in model.named_parameters():  # remove_duplicate=True: a shared Parameter appears once
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else keep).append((name, p))
+    return [{"params": [p for _, p in group], "names": [n for n, _ in group], "weight_decay": wd}
+            for group, wd in ((decay, weight_decay), (keep, 0.0)) if group]
+
+
+def share_embedding(source: nn.Embedding, other: nn.Embedding) -> None:
+    """Make ``other`` use ``source``'s weight (same Parameter): the encoder's input embedding shared with the
+    decoder's, the third tie of three-way weight tying (press2017, Sec. 6)."""
+    if source.weight.shape != other.weight.shape:
+        raise ValueError(f"cannot share: embeddings are {tuple(source.weight.shape)} and {tuple(other.weight.shape)}; "
+                         f"a shared vocabulary and one embedding size are needed")
+    other.weight = source.weight

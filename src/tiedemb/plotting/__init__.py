@@ -126,5 +126,5 @@ def save_figures(result: Result, folder: Path) -> list[Path]:
 # Each chapter group's figures register themselves on import.
 from .bertolotti import diagnose, mlm, theorems, xor  # noqa: E402, F401
 from .cho import token_probability  # noqa: E402, F401
-from .press_wolf import gradients, language_models  # noqa: E402, F401
+from .press_wolf import gradients, language_models, translation  # noqa: E402, F401
 from .yamagiwa import norm_variance  # noqa: E402, F401
