@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+import hf_models
 import numpy as np
 import pytest
 import torch
@@ -42,21 +43,8 @@ def write_bert(folder, vocab_size=None):
 
 
 def write_gpt2(folder):
-    """A tiny random GPT-2 (2 layers, d 16) with a byte-level tokenizer without merges."""
-    folder.mkdir(parents=True, exist_ok=True)
-    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
-    extra = iter(range(256, 512))
-    chars = [chr(b) if b in printable else chr(next(extra)) for b in range(256)]  # GPT-2's byte-to-character map
-    vocab = {c: i for i, c in enumerate(chars)} | {"<|endoftext|>": 256}
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tok = transformers.GPT2Tokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=257, n_embd=16, n_layer=2, n_head=2, n_positions=256,
-                                     bos_token_id=256, eos_token_id=256)
-    transformers.GPT2Model(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    """A tiny random GPT-2 without its LM head (a decoder's hidden states are all this chapter reads)."""
+    return hf_models.write_gpt2(folder, head=False, n_positions=256)
 
 
 def test_bert_folder_loads_offline_with_every_hidden_state(tmp_path):
