@@ -244,24 +244,17 @@ def import_closure(module: str) -> list[Path]:
 
 
 @cache
-def code_version(name: str | None = None) -> str:
-    """A hash of the source a result depends on: results computed by other code are stale.
+def code_version(name: str) -> str:
+    """A hash of the source experiment ``name``'s results depend on: its module's import closure
+    (:func:`import_closure`) and the code versions of the experiments it reads (``after``), so that a change elsewhere
+    in the package leaves its cached result valid; results computed by other code are stale."""
+    from .experiments import get  # the registry imports this module: import it on use
 
-    With an experiment's ``name``: its module's import closure (:func:`import_closure`) and the code versions of the
-    experiments it reads (``after``), so that a change elsewhere in the package leaves its cached result valid.
-    Without: every computing file of the package.
-    """
+    experiment = get(name)
     h = hashlib.sha256(__version__.encode())
-    if name is None:
-        files = [p for p in sorted(PACKAGE_ROOT.rglob("*.py")) if not _presentation(p)]
-    else:
-        from .experiments import get  # the registry imports this module: import it on use
-
-        experiment = get(name)
-        files = import_closure(experiment.run.__module__)
-        for other in experiment.after:
-            h.update(code_version(other).encode())
-    for path in files:
+    for other in experiment.after:
+        h.update(code_version(other).encode())
+    for path in import_closure(experiment.run.__module__):
         h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
