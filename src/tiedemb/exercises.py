@@ -25,6 +25,12 @@ class CheckReport:
     def __bool__(self) -> bool:
         return self.passed
 
+    def require(self) -> None:
+        """Raise :class:`AssertionError` with the report when the check did not pass (the graded test cells of the
+        chapters call this: the grader scores a cell that raises as failed and shows the message as feedback)."""
+        if not self.passed:
+            raise AssertionError(repr(self))
+
 
 def _cases(n_cases: int, seed: int):
     gen = torch.Generator().manual_seed(seed)
@@ -383,3 +389,92 @@ def check_decay_groups(student: Callable) -> CheckReport:
                                    f"{seen[key]}, expected {want}")
     return CheckReport(True, f"your groups hold every parameter of {len(models)} models once, tied matrices "
                        f"included, with decay on matrices only.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# "Should I tie?" chapter (bertolotti2024, the book's diagnostic): the permutation test
+
+
+def solution_permutation_p_value(observed: float, null) -> float:
+    """A solution of the diagnostic's exercise: the p-value of a permutation test, counting the observed statistic as
+    one of the draws, ``(1 + #{null >= observed}) / (1 + n)``."""
+    import numpy as np
+
+    null = np.asarray(null, dtype=np.float64)
+    return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
+
+
+def check_permutation_p_value(student: Callable, *, atol: float = 1e-12) -> CheckReport:
+    """Check ``student(observed, null) -> p``: the permutation p-value ``(1 + #{null >= observed}) / (1 + n)`` on
+    cases with and without ties, an observed value above every draw (p = 1/(n+1): 0.05 with the page's 19 draws) and
+    below every draw (p = 1)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    draws = rng.random(19)
+    cases = [(2.0, draws), (-1.0, draws), (float(np.sort(draws)[9]), draws), (0.5, np.array([0.5, 0.5, 0.2, 0.9])),
+             (0.3, rng.random(99)), (0.25, np.array([0.1, 0.25, 0.25, 0.4, 0.7, 0.05]))]
+    for observed, null in cases:
+        try:
+            got = float(student(observed, null.copy()))
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception ({len(null)} draws): {last}")
+        expected = solution_permutation_p_value(observed, null)
+        if abs(got - expected) > atol:
+            n, k, k_strict = len(null), int(np.sum(null >= observed)), int(np.sum(null > observed))
+            hint = ""
+            if abs(got - k / n) < atol:
+                hint = (" Count the observed statistic as one of the draws, (1 + k) / (1 + n): a permutation test "
+                        "can never give p = 0.")
+            elif abs(got - (1 + k_strict) / (1 + n)) < atol:
+                hint = " Draws equal to the observed value count against rejecting (use >=, not >)."
+            elif abs(got - (1 - expected)) < atol or abs(got - (1 + n - k) / (1 + n)) < atol:
+                hint = " Count the draws at or ABOVE the observed value: large divergences are the evidence."
+            return CheckReport(False, f"observed {observed:g} against {n} draws ({k} of them >= it): you return "
+                               f"{got:.6g}, expected {expected:.6g}.{hint}")
+    return CheckReport(True, f"your p-value matches on {len(cases)} cases (ties, an observed value above every draw: "
+                       f"p = 1/20 with 19 draws, the page's 5% test).")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# MLM twins chapter (bertolotti2024, MLM experiment): how far apart the population minimiser keeps a word and its twin
+
+
+def solution_twin_row_distance(p_word: float, p_twin: float, h_norm: float) -> float:
+    """A solution of the MLM-twins exercise: the smallest distance ‖e_w − e_t‖ between the output rows of a word and
+    its twin when, in a context h of norm ``h_norm``, the model writes the word with probability ``p_word`` and the
+    twin with ``p_twin`` (bias-free logits h·e, Cauchy–Schwarz: |log(p_w/p_t)| = |(e_w − e_t)·h| <= ‖e_w − e_t‖ ‖h‖)."""
+    import math
+
+    return abs(math.log(p_word / p_twin)) / h_norm
+
+
+def check_twin_row_distance(student: Callable, *, rtol: float = 1e-9) -> CheckReport:
+    """Check ``student(p_word, p_twin, h_norm) -> distance``: |log(p_word / p_twin)| / h_norm, on the chapter's ✗DH
+    swap (0.9 / 0.1), the ✓DH swap (equal probabilities: 0), and the twin more probable than the word."""
+    import math
+
+    cases = [(0.9, 0.1, 8.0), (0.5, 0.5, 8.0), (0.1, 0.9, 11.3), (0.3, 0.05, 1.0), (0.45, 0.15, math.sqrt(128))]
+    for p_w, p_t, h in cases:
+        try:
+            got = float(student(p_w, p_t, h))
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception for p_word={p_w}, p_twin={p_t}, "
+                               f"h_norm={h:.3g}: {last}")
+        expected = solution_twin_row_distance(p_w, p_t, h)
+        if abs(got - expected) > rtol * max(1.0, expected):
+            hint = ""
+            if abs(got + expected) <= rtol * max(1.0, expected):
+                hint = " A distance is never negative: take the absolute value of the log-ratio."
+            elif abs(got - math.log10(p_w / p_t) / h) < 1e-9 or abs(got - abs(math.log10(p_w / p_t)) / h) < 1e-9:
+                hint = " Softmax logits are natural logarithms: use ln, not log10."
+            elif abs(got - abs(p_w - p_t) / h) < 1e-9:
+                hint = " The logits fix the log-ratio of the probabilities, not their difference."
+            elif abs(got - expected * h) < 1e-9 or abs(got - expected * h * h) < 1e-9:
+                hint = " Divide the log-ratio by the norm of h (Cauchy–Schwarz)."
+            return CheckReport(False, f"p_word={p_w}, p_twin={p_t}, h_norm={h:.4g}: you return {got:.6g}, expected "
+                               f"{expected:.6g}.{hint}")
+    return CheckReport(True, f"your bound matches on {len(cases)} cases (the ✗DH swap 0.9/0.1, the ✓DH swap 0.5/0.5, "
+                       f"the twin more probable than the word).")
