@@ -1,6 +1,8 @@
 """Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--seeds] [--out]``,
 ``python -m tiedemb run --all [--jobs N] [--scale]`` (every experiment into the cache, one worker per core) and
-``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?").
+``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?"),
+``python -m tiedemb assignment (CHAPTER --out DIR | --list)`` (a chapter's student version, with nbgrader) and
+``python -m tiedemb grade SUBMISSION.ipynb|FOLDER ... [--out DIR] [--timeout S]`` (autograded scores as CSV).
 
 Bad input (unknown experiment, bad scale, bad seeds, an output folder that cannot be written) exits with code 2 and a
 message that lists what is allowed, before anything is computed, and writes nothing.
@@ -53,7 +55,75 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--causal", action="store_true", help="left context only (a causal language model)")
     diag.add_argument("--permutations", default="19", help="permutation-null draws (default 19: a 5%% test)")
     diag.add_argument("--seed", default="0", help="seed of the permutations (default 0)")
+    assign = sub.add_parser("assignment", help="write a chapter's student version (nbgrader), or --list them")
+    assign.add_argument("chapter", nargs="?", help="chapter, e.g. xor or bertolotti/xor (see --list), or 'all'")
+    assign.add_argument("--out", default=None, type=Path, help="output folder (writes OUT/CHAPTER.ipynb)")
+    assign.add_argument("--list", action="store_true", help="list the chapters and their exercises with points")
+    grade = sub.add_parser("grade", help="autograde student notebooks (nbgrader) into a CSV of scores and feedback")
+    grade.add_argument("submissions", nargs="+", type=Path, help="submitted notebooks, or folders of them")
+    grade.add_argument("--out", default=Path("grades"), type=Path,
+                       help="output folder: scores.csv, feedback/, course/ (default ./grades)")
+    grade.add_argument("--timeout", default="600", help="time limit per notebook in seconds (default 600)")
+    grade.add_argument("--chapter", default=None, help="grade every submission as this chapter (default: detected)")
+    grade.add_argument("--only-exercises", action="store_true",
+                       help="run only the chapter's first code cell and its exercises section (fast; for "
+                            "submissions whose answers need nothing else)")
     return p
+
+
+def _classroom():
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        raise ConfigError("the classroom commands need nbgrader: pip install -e '.[classroom]' (included in the "
+                          "test extra, so the README's first command installs it)") from None
+    from . import classroom
+
+    return classroom
+
+
+def cmd_assignment(args: argparse.Namespace) -> int:
+    try:
+        classroom = _classroom()
+        if args.list:
+            if args.chapter is not None or args.out is not None:
+                raise ConfigError("--list takes no CHAPTER or --out")
+            print(classroom.listing())
+            return 0
+        if args.chapter is None or args.out is None:
+            raise ConfigError("give a CHAPTER and --out DIR (or --list)")
+        selected = classroom.chapters() if args.chapter == "all" else [classroom.find_chapter(args.chapter)]
+        writable_folder(args.out)
+    except ConfigError as err:
+        print(f"python -m tiedemb assignment: error: {err}", file=sys.stderr)
+        return 2
+    for chapter in selected:
+        path = classroom.write_assignment(chapter, args.out)
+        print(f"wrote {path}: {len(chapter.exercises)} exercises, {chapter.points:g} points")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    try:
+        classroom = _classroom()
+        try:
+            timeout = float(args.timeout)
+        except ValueError:
+            raise ConfigError(f"--timeout must be a number of seconds, got {args.timeout!r}") from None
+        if not timeout > 0:
+            raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout!r}")
+        if args.chapter is not None:
+            classroom.find_chapter(args.chapter)
+        if not classroom.submissions(args.submissions):
+            raise ConfigError("no notebooks (.ipynb) found in " + ", ".join(map(str, args.submissions)))
+        writable_folder(args.out)
+    except ConfigError as err:
+        print(f"python -m tiedemb grade: error: {err}", file=sys.stderr)
+        return 2
+    results = classroom.grade(args.submissions, args.out, timeout=timeout, only_exercises=args.only_exercises,
+                              chapter=args.chapter, progress=lambda s: print(classroom.summary_line(s), flush=True))
+    print(f"wrote {args.out / 'scores.csv'} ({len(results)} submissions) and feedback in {args.out / 'feedback'}")
+    return 0
 
 
 def cmd_list() -> int:
@@ -268,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list()
     if args.command == "diagnose":
         return cmd_diagnose(args)
+    if args.command == "assignment":
+        return cmd_assignment(args)
+    if args.command == "grade":
+        return cmd_grade(args)
     return cmd_run(args)
 
 
