@@ -55,32 +55,55 @@ def _answer_names(nb):
     return names
 
 
+def _planted(chapter, label, name):
+    """The reference notebook with the answer of exercise ``label`` replaced by a function that returns 0."""
+    nb = nbformat.read(str(chapter.path), as_version=4)
+    for cell in nb.cells:
+        if _meta(cell).get("grade_id") == f"{label}-answer":
+            cell.source = f"def {name}(*args, **kwargs):\n    return 0.0"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded_book(tmp_path_factory):
+    """Every chapter's reference, untouched student version and planted wrong answer, graded in ONE batch (one
+    nbgrader process, a kernel per submission) with ``only_exercises``: {chapter: (released notebook, planted label,
+    {student: Submission})}."""
+    root = tmp_path_factory.mktemp("classroom")
+    subs = root / "subs"
+    subs.mkdir()
+    planted = {}
+    released = {}
+    for chapter in CHAPTERS:
+        student = classroom.write_assignment(chapter, root / "release")
+        released[chapter.name] = nbformat.read(str(student), as_version=4)
+        names = _answer_names(nbformat.read(str(chapter.path), as_version=4))
+        planted[chapter.name] = label = sorted(names)[0]
+        (subs / f"{chapter.name}_reference.ipynb").write_bytes(chapter.path.read_bytes())
+        (subs / f"{chapter.name}_untouched.ipynb").write_bytes(student.read_bytes())
+        nbformat.write(_planted(chapter, label, names[label]), str(subs / f"{chapter.name}_planted.ipynb"))
+    results = classroom.grade([subs], root / "grades", timeout=300, only_exercises=True)
+    by_student = {s.student: s for s in results}
+    return root / "grades", {c.name: (released[c.name], planted[c.name],
+                                      {v: by_student[f"{c.name}_{v}"] for v in ("reference", "untouched", "planted")})
+                             for c in CHAPTERS}
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=NAMES)
-def test_chapter_full_zero_and_partial(chapter, tmp_path):
-    student = classroom.write_assignment(chapter, tmp_path / "release")
-    released = nbformat.read(str(student), as_version=4)
+def test_chapter_full_zero_and_partial(chapter, graded_book):
+    out, book = graded_book
+    released, planted_label, results = book[chapter.name]
     text = "\n".join(c.source for c in released.cells)
     assert "{solution-start}" not in text and "BEGIN HIDDEN TESTS" not in text and "solution_" not in text
     assert not any(c.get("outputs") for c in released.cells if c.cell_type == "code")
 
-    reference = nbformat.read(str(chapter.path), as_version=4)
-    names = _answer_names(reference)
-    planted_label = sorted(names)[0]
-    for cell in reference.cells:
-        if _meta(cell).get("grade_id") == f"{planted_label}-answer":
-            cell.source = f"def {names[planted_label]}(*args, **kwargs):\n    return 0.0"
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    (subs / "reference.ipynb").write_bytes(chapter.path.read_bytes())
-    (subs / "untouched.ipynb").write_bytes(student.read_bytes())
-    nbformat.write(reference, str(subs / "planted.ipynb"))
-
-    results = {s.student: s for s in classroom.grade([subs], tmp_path / "grades", timeout=300, only_exercises=True)}
     graded = [e for e in chapter.exercises if e.kind == classroom.GRADED]
     full = sum(e.points for e in graded)
+    assert len(graded) >= 2, "a chapter needs two graded exercises for a wrong answer to score partially"
 
-    def auto(name):
-        return {r.exercise: r for r in results[name].rows if r.kind == classroom.GRADED}
+    def auto(variant):
+        assert all(r.chapter == chapter.name for r in results[variant].rows), results[variant].rows
+        return {r.exercise: r for r in results[variant].rows if r.kind == classroom.GRADED}
 
     ref = auto("reference")
     assert sum(r.points for r in ref.values()) == full, [(r.exercise, r.feedback) for r in ref.values()]
@@ -93,12 +116,13 @@ def test_chapter_full_zero_and_partial(chapter, tmp_path):
     wrong = planted[planted_label]
     assert wrong.points == 0 and wrong.feedback.startswith("NOT YET: "), wrong
     assert all(r.points == r.max_points for label, r in planted.items() if label != planted_label)
-    assert sum(r.points for r in planted.values()) == full - wrong.max_points  # partial when the chapter has more
+    assert 0 < sum(r.points for r in planted.values()) < full
 
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "grades" / "scores.csv").read_text(encoding="utf-8"))))
-    assert {r["student"] for r in rows} == {"reference", "untouched", "planted"}
+    rows = [r for r in csv.DictReader(io.StringIO((out / "scores.csv").read_text(encoding="utf-8")))
+            if r["chapter"] == chapter.name]
+    assert {r["student"] for r in rows} == {f"{chapter.name}_{v}" for v in ("reference", "untouched", "planted")}
     assert len(rows) == 3 * len(chapter.exercises)
-    assert "NOT YET" in (tmp_path / "grades" / "feedback" / "planted.md").read_text(encoding="utf-8")
+    assert "NOT YET" in (out / "feedback" / f"{chapter.name}_planted.md").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The checkers written for the graded exercises of the "Should I tie?" and MLM-twins chapters, and the graded cells'
+"""The checkers written for the graded exercises of the classroom assignments (the "Should I tie?" and MLM-twins
+exercises, and each chapter's second graded exercise), and the graded cells'
 ``CheckReport.require``: reference solutions pass, wrong answers fail with a specific message."""
 
 import math
@@ -6,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from tiedemb import exercises as ex
 from tiedemb.exercises import (
     CheckReport,
     check_permutation_p_value,
@@ -61,3 +63,39 @@ def test_twin_row_distance_reference():
 def test_twin_row_distance_wrong_answers(wrong, hint):
     report = check_twin_row_distance(wrong)
     assert not report.passed and hint in repr(report)
+
+
+# The second graded exercise of each chapter: the reference passes, a common mistake fails with its hint
+
+def _between_unweighted(groups):
+    means = np.stack([g.mean(axis=0) for g in groups])
+    return float(np.mean(np.sum((means - means.mean(axis=0)) ** 2, axis=1)))
+
+
+SECOND = [
+    (ex.check_lstm_parameter_count, ex.solution_lstm_parameter_count,
+     lambda v, d, tied: ex.solution_lstm_parameter_count(v, d, tied) - 8 * d, "two bias vectors"),
+    (ex.check_lstm_parameter_count, ex.solution_lstm_parameter_count,
+     lambda v, d, tied: 2 * v * d + v + 2 * (8 * d * d + 8 * d), "count it once"),
+    (ex.check_marginal_accuracy, ex.solution_marginal_accuracy, ex.solution_bayes_accuracy, "Bayes accuracy"),
+    (ex.check_logit_gap, ex.solution_logit_gap, lambda p_w, p_t: math.log10(p_w / p_t), "not log10"),
+    (ex.check_min_permutations, ex.solution_min_permutations, lambda alpha: round(1 / alpha), "n + 1 values"),
+    (ex.check_others_factor, ex.solution_others_factor, lambda p_w, delta: math.exp(-delta), "normaliser"),
+    (ex.check_between_variance, ex.solution_between_variance, _between_unweighted, "by its count"),
+]
+
+
+@pytest.mark.parametrize(("check", "solution", "wrong", "hint"), SECOND,
+                         ids=[f"{c.__name__}-{i}" for i, (c, *_) in enumerate(SECOND)])
+def test_second_graded_exercises(check, solution, wrong, hint):
+    assert check(solution).passed
+    report = check(wrong)
+    assert not report.passed and hint in report.message, report
+    assert not check(lambda *args: 0.0).passed
+    raised = check(lambda *args: 1 / 0)
+    assert not raised.passed and "ZeroDivisionError" in raised.message
+
+
+def test_min_permutations_is_the_pages_19_draws():
+    assert ex.solution_min_permutations(0.05) == 19
+    assert ex.solution_permutation_p_value(1.0, np.zeros(19)) == pytest.approx(0.05)

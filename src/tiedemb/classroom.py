@@ -268,22 +268,94 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _autograde(course: Path, chapter: str, student: str, timeout: float) -> tuple[str, str]:
-    """nbgrader autograde of one submission in its own process (and kernel), killed with its kernel after
-    ``timeout`` seconds; (status, detail)."""
-    cmd = [sys.executable, "-m", "nbgrader", "autograde", chapter, "--student", student, "--force",
-           f"--CourseDirectory.root={course}", "--CourseDirectory.course_id=tiedemb",
-           f"--Execute.timeout={max(1, int(timeout))}", "--Execute.kernel_name=python3"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout + 30)  # nbgrader's own start-up and a kernel's shutdown
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        return "timed out", f"still running after the time limit of {timeout:g} s per notebook; stopped"
-    if proc.returncode != 0:
-        tail = "\n".join(line for line in out.splitlines() if "ERROR" in line or "Error" in line)[-800:]
-        return "error", f"nbgrader autograde failed: {tail or out[-800:]}"
-    return "graded", ""
+def _time_limited_execute():
+    """nbgrader's Execute preprocessor with a time limit per notebook: each cell waits at most for what is left of the
+    notebook's ``notebook_timeout`` (at least a second, so that the hidden tests after a stopped cell still run and
+    score the missing answers as failed)."""
+    import math
+
+    from nbgrader.preprocessors import Execute
+    from traitlets import Float
+
+    class TimeLimitedExecute(Execute):
+        notebook_timeout = Float(600.0, help="Seconds a whole notebook may run.").tag(config=True)
+
+        def preprocess(self, nb, resources=None, km=None):
+            deadline = time.monotonic() + self.notebook_timeout
+            self.timeout_func = lambda cell: max(1, math.ceil(min(self.notebook_timeout,
+                                                                  deadline - time.monotonic())))
+            return super().preprocess(nb, resources, km)
+
+    return TimeLimitedExecute
+
+
+def _autograde_worker() -> None:
+    """Entry point of the grading process: ``COURSE TIMEOUT CHAPTER:STUDENT ...``. nbgrader's autograde of every
+    listed submission, one after the other in this process, each in its own kernel; prints one JSON line per
+    submission (``{"student", "success", "error"}``) as soon as it is graded."""
+    import json
+
+    from nbgrader.converters import Autograde
+
+    course, timeout, jobs = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+    api = _api(course)
+    execute = _time_limited_execute()
+    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+    api.config.Autograde.autograde_preprocessors = [execute if p.__name__ == "Execute" else p for p in defaults]
+    api.config.TimeLimitedExecute.notebook_timeout = timeout
+    api.config.TimeLimitedExecute.kernel_name = "python3"
+    for job in jobs:
+        chapter, student = job.split(":", 1)
+        result = api.autograde(chapter, student, force=True, create=True)
+        error = ""
+        if not result["success"]:
+            log = result.get("log", "") + "\n" + result.get("error", "")
+            error = "\n".join(line for line in log.splitlines() if "ERROR" in line or "Error" in line)[-800:]
+            error = error or log[-800:]
+        print(json.dumps({"student": student, "success": bool(result["success"]), "error": error}), flush=True)
+
+
+def _run_worker(course: Path, jobs: list[tuple[str, str]], timeout: float, on_done) -> set[str]:
+    """Grade ``jobs`` ((chapter, student) pairs) in one worker process, calling ``on_done(student, success, error)``
+    as each is graded; the worker is stopped (with its kernels) when it runs past a hard limit, the sum of the
+    per-notebook limits and a start-up allowance per submission. The students graded."""
+    import json
+    import queue
+    import threading
+
+    cmd = [sys.executable, "-c", "from tiedemb.classroom import _autograde_worker; _autograde_worker()",
+           str(course), f"{timeout:g}", *(f"{c}:{s}" for c, s in jobs)]
+    done: set[str] = set()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        lines: queue.Queue = queue.Queue()
+
+        def read():
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        deadline = time.monotonic() + len(jobs) * (timeout + 30) + 60
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                _kill_tree(proc)
+                break
+            if line is None:
+                proc.wait()
+                break
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            done.add(msg["student"])
+            on_done(msg["student"], msg["success"], msg["error"])
+        reader.join(timeout=10)
+        proc.stdout.close()
+    return done
 
 
 def _feedback(cell) -> str:
@@ -339,8 +411,10 @@ def grade(paths: list[Path], out: Path, *, timeout: float = 600.0, only_exercise
     """Grade submissions with nbgrader into ``out``: ``scores.csv`` (a row per student and exercise),
     ``feedback/<student>.md`` and the nbgrader course folder ``course/`` (gradebook, autograded notebooks).
 
-    A file that is not a notebook, a notebook of no chapter, a submission whose kernel errors or runs past ``timeout``
-    seconds gets its own row with the reason; the rest of the batch is graded.
+    The batch is graded by one nbgrader process, each submission in its own kernel and stopped after ``timeout``
+    seconds; should that process hang past the sum of the limits, it is stopped and the submissions it had not
+    graded are graded one process each. A file that is not a notebook, a notebook of no chapter, a submission whose
+    kernel errors or runs past ``timeout`` gets its own row with the reason; the rest of the batch is graded.
     """
     import nbformat
 
@@ -352,10 +426,10 @@ def grade(paths: list[Path], out: Path, *, timeout: float = 600.0, only_exercise
     course = out / "course"
     generated: set[str] = set()
     results = []
+    pending: dict[str, tuple[Submission, Chapter]] = {}
     for path, student in todo:
         sub = Submission(path, student)
         results.append(sub)
-        start = time.perf_counter()
         try:
             nb = nbformat.read(str(path), as_version=4)
             nbformat.validate(nb)
@@ -379,14 +453,35 @@ def grade(paths: list[Path], out: Path, *, timeout: float = 600.0, only_exercise
             shutil.rmtree(target)
         target.mkdir(parents=True)
         nbformat.write(exercises_only(nb) if only_exercises else nb, str(target / f"{ch.name}.ipynb"))
-        status, detail = _autograde(course, ch.name, student, timeout)
-        if status == "graded":
+        pending[student] = (sub, ch)
+
+    started = time.perf_counter()
+
+    def finished(student: str, success: bool, error: str) -> None:
+        nonlocal started
+        sub, ch = pending[student]
+        sub.seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        if success:
             _collect(course, ch, sub)
         else:
-            sub.rows += [Row(student, str(path), ch.name, e.label, e.kind, 0.0 if e.kind == GRADED else None,
-                             e.points, status, detail) for e in ch.exercises]
-        sub.seconds = time.perf_counter() - start
+            sub.rows += [Row(student, str(sub.path), ch.name, e.label, e.kind, 0.0 if e.kind == GRADED else None,
+                             e.points, "error", f"nbgrader autograde failed: {error}") for e in ch.exercises]
         _report(progress, sub)
+
+    jobs = [(ch.name, student) for student, (_, ch) in pending.items()]
+    done = _run_worker(course, jobs, timeout, finished) if jobs else set()
+    for chapter_name, student in jobs:
+        if student in done:
+            continue
+        started = time.perf_counter()
+        if not _run_worker(course, [(chapter_name, student)], timeout, finished):
+            sub, ch = pending[student]
+            sub.seconds = time.perf_counter() - started
+            sub.rows += [Row(student, str(sub.path), ch.name, e.label, e.kind, 0.0 if e.kind == GRADED else None,
+                             e.points, "timed out", f"still running after the time limit of {timeout:g} s per "
+                             "notebook; stopped") for e in ch.exercises]
+            _report(progress, sub)
     write_scores(results, out)
     return results
 

@@ -478,3 +478,224 @@ def check_twin_row_distance(student: Callable, *, rtol: float = 1e-9) -> CheckRe
                                f"{expected:.6g}.{hint}")
     return CheckReport(True, f"your bound matches on {len(cases)} cases (the ✗DH swap 0.9/0.1, the ✓DH swap 0.5/0.5, "
                        f"the twin more probable than the word).")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Second graded exercises: one small function per chapter, checked on a few cases against a direct computation
+
+
+def _shown(value) -> str:
+    if hasattr(value, "shape"):
+        return f"an array of shape {tuple(value.shape)}"
+    if isinstance(value, list) and value and hasattr(value[0], "shape"):
+        return f"{len(value)} arrays of {[len(v) for v in value]} rows"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_cases(student: Callable, cases: list[tuple], expected: Callable, what: str, *, rtol: float,
+                 hints: Callable | None = None) -> CheckReport:
+    """Run ``student(*case)`` on every case and compare with ``expected(*case)`` (relative tolerance ``rtol``);
+    ``hints(case, got, want)`` may name a common mistake."""
+    for case in cases:
+        shown = ", ".join(_shown(c) for c in case)
+        try:
+            got = float(student(*case))
+        except Exception as err:  # noqa: BLE001 - report any failure of the student's code
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            return CheckReport(False, f"your function raised an exception for ({shown}): {last}")
+        want = float(expected(*case))
+        if not abs(got - want) <= rtol * max(1.0, abs(want)):
+            hint = (hints(case, got, want) if hints else "") or ""
+            return CheckReport(False, f"for ({shown}) you return {got:.6g}, expected {want:.6g}.{hint}")
+    return CheckReport(True, f"your {what} matches on {len(cases)} cases.")
+
+
+def solution_lstm_parameter_count(vocab_size: int, d: int, tied: bool) -> int:
+    """A solution of the gradients chapter's counting exercise: a two-layer LSTM language model with embedding and
+    hidden size ``d``, PyTorch's LSTM (two bias vectors per layer) and an output bias; tying removes one V×d matrix."""
+    lstm = 2 * (4 * d * (d + d) + 2 * 4 * d)
+    return vocab_size * d * (1 if tied else 2) + vocab_size + lstm
+
+
+def _lstm_lm_count(vocab_size: int, d: int, tied: bool) -> int:
+    """The count of the actual PyTorch modules (the checker's ground truth)."""
+    emb, out = torch.nn.Embedding(vocab_size, d), torch.nn.Linear(d, vocab_size)
+    lstm = torch.nn.LSTM(d, d, num_layers=2)
+    if tied:
+        out.weight = emb.weight
+    params = {id(p): p for m in (emb, lstm, out) for p in m.parameters()}
+    return sum(p.numel() for p in params.values())
+
+
+def check_lstm_parameter_count(student: Callable) -> CheckReport:
+    """Check ``student(vocab_size, d, tied) -> int`` against the parameters of the PyTorch modules themselves
+    (``Embedding``, a two-layer ``LSTM``, ``Linear`` with bias; tied: the Linear's weight is the Embedding's)."""
+
+    def hints(case, got, want):
+        v, d, tied = case
+        if got == want - 8 * d or got == want - 16 * d:
+            return " PyTorch's LSTM has two bias vectors per layer (b_ih and b_hh), 4d each."
+        if got == want - v:
+            return " The output layer has a bias of V entries."
+        if tied and got == want + v * d:
+            return " Tied, the output matrix IS the embedding: count it once."
+        return ""
+
+    cases = [(10, 4, False), (10, 4, True), (50, 8, False), (50, 8, True), (7, 3, True)]
+    return _check_cases(student, cases, _lstm_lm_count, "parameter count", rtol=0.0, hints=hints)
+
+
+def solution_marginal_accuracy(bits, zero_dst, one_dst) -> float:
+    """A solution of the XOR chapter's marginal exercise: a model that ignores the context predicts the most
+    frequent symbol; a symbol's frequency is its bit value's frequency times its weight within that bit."""
+    p_one = float(bits.mean())
+    return max([(1 - p_one) * w / sum(zero_dst) for w in zero_dst] + [p_one * w / sum(one_dst) for w in one_dst])
+
+
+def check_marginal_accuracy(student: Callable) -> CheckReport:
+    """Check ``student(bits, zero_dst, one_dst) -> float`` against :meth:`tiedemb.data.xor.XorLanguage.
+    marginal_accuracy` on the three settings and two odd languages."""
+    from .data.xor import XorLanguage
+
+    langs = [XorLanguage.setting(s) for s in ("main", "ndh", "ydh")]
+    langs += [XorLanguage(5, (2.0, 1.0, 1.0), (3.0, 1.0)), XorLanguage(4, (0.5, 0.5), (0.2, 0.8))]
+    cases = [(lang.splits["train"].copy(), list(lang.zero_dst), list(lang.one_dst)) for lang in langs]
+
+    def hints(case, got, want):
+        bits, zero, one = case
+        if abs(got - max(max(zero) / sum(zero), max(one) / sum(one))) < 1e-9:
+            return " Weight each symbol by how often its bit value occurs in the strings."
+        if abs(got - solution_bayes_accuracy(bits, zero, one)) < 1e-9:
+            return " That is the Bayes accuracy (the bit known from the context); here the context is ignored."
+        return ""
+
+    return _check_cases(student, cases, solution_marginal_accuracy, "marginal accuracy", rtol=1e-9, hints=hints)
+
+
+def solution_logit_gap(p_word: float, p_twin: float) -> float:
+    """A solution of the MLM-twins logit-gap exercise: with bias-free logits h·e, the softmax fixes the difference of
+    two logits to the natural log of the ratio of their probabilities, (e_w − e_t)·h = ln(p_word / p_twin)."""
+    import math
+
+    return math.log(p_word / p_twin)
+
+
+def check_logit_gap(student: Callable) -> CheckReport:
+    """Check ``student(p_word, p_twin) -> (e_w − e_t)·h`` against the logits of an actual softmax: the ✗DH swap
+    (0.9/0.1, ln 9), equal probabilities, and a twin more probable than the word (a negative gap)."""
+    import math
+
+    def softmax_gap(p_w, p_t):  # logits of a three-way softmax with these two probabilities
+        logits = torch.log(torch.tensor([p_w, p_t, 1.0 - p_w - p_t], dtype=torch.float64)) + 1.7
+        return float(logits[0] - logits[1])
+
+    def hints(case, got, want):
+        if abs(got - math.log10(case[0] / case[1])) < 1e-9:
+            return " Softmax logits are natural logarithms: use ln, not log10."
+        if abs(got - (case[0] - case[1])) < 1e-9:
+            return " The logits fix the log-ratio of the probabilities, not their difference."
+        if abs(got + want) < 1e-9:
+            return " The sign: the more probable symbol has the larger logit."
+        return ""
+
+    cases = [(0.9, 0.1), (0.45, 0.45), (0.1, 0.7), (0.3, 0.05)]
+    return _check_cases(student, cases, softmax_gap, "logit gap", rtol=1e-9, hints=hints)
+
+
+def solution_min_permutations(alpha: float) -> int:
+    """A solution of the diagnostic's draws exercise: the smallest p-value of n draws is 1/(n + 1), so a test at level
+    ``alpha`` can reject only with n >= 1/alpha − 1 draws (19 for the page's 5% test)."""
+    import math
+
+    return math.ceil(1 / alpha - 1 - 1e-9)
+
+
+def check_min_permutations(student: Callable) -> CheckReport:
+    """Check ``student(alpha) -> n``: the fewest permutation draws with which a test at level ``alpha`` can reject,
+    found by counting (the smallest n whose smallest p-value 1/(n + 1) is at most alpha)."""
+
+    def fewest(alpha):
+        n = 0
+        while 1 / (n + 1) > alpha * (1 + 1e-12):
+            n += 1
+        return n
+
+    def hints(case, got, want):
+        if got == want + 1:
+            return " The observed value counts as one of the n + 1 values: 1/(n + 1) <= alpha."
+        if got == want - 1:
+            return " With n draws the smallest p-value is 1/(n + 1), not 1/n."
+        return ""
+
+    cases = [(0.05,), (0.01,), (0.1,), (0.2,), (0.03,), (0.5,)]
+    return _check_cases(student, cases, fewest, "number of draws", rtol=0.0, hints=hints)
+
+
+def solution_others_factor(p_w: float, delta: float) -> float:
+    """A solution of the output-encoding exercise: adding ``delta`` to the logit of w multiplies the normaliser by
+    1 − p_w + p_w e^delta, so every other token's probability is divided by it."""
+    import math
+
+    return 1.0 / (1.0 - p_w + p_w * math.exp(delta))
+
+
+def check_others_factor(student: Callable) -> CheckReport:
+    """Check ``student(p_w, delta) -> factor``: the factor by which the probability of every token v ≠ w is scaled
+    when the logit of w moves by ``delta``, against a softmax before and after the edit."""
+
+    def direct(p_w, delta):
+        logits = torch.log(torch.tensor([p_w, 0.3 * (1 - p_w), 0.7 * (1 - p_w)], dtype=torch.float64))
+        before = torch.softmax(logits, 0)
+        after = torch.softmax(logits + torch.tensor([delta, 0.0, 0.0], dtype=torch.float64), 0)
+        return float(after[1] / before[1])
+
+    def hints(case, got, want):
+        import math
+
+        if abs(got - math.exp(-case[1])) < 1e-9:
+            return " The others' logits do not move; only the normaliser changes, by 1 − p_w + p_w e^delta."
+        if abs(got - 1.0 / want) < 1e-9:
+            return " Upside down: a larger logit of w makes the others less probable when delta > 0."
+        return ""
+
+    cases = [(0.2, 1.0), (0.5, -2.0), (0.01, 3.0), (0.9, 0.5), (0.3, 0.0)]
+    return _check_cases(student, cases, direct, "factor", rtol=1e-9, hints=hints)
+
+
+def solution_between_variance(groups) -> float:
+    """A solution of the norm/variance decomposition exercise: V_B = Σ_t (n_t/n) ‖μ_t − μ‖², the spread of the
+    token means around the overall mean, each token weighted by its count."""
+    import numpy as np
+
+    n = sum(len(g) for g in groups)
+    mu = np.concatenate(groups).mean(axis=0)
+    return float(sum(len(g) / n * np.sum((np.mean(g, axis=0) - mu) ** 2) for g in groups))
+
+
+def check_between_variance(student: Callable) -> CheckReport:
+    """Check ``student(groups) -> V_B`` (``groups``: a list of (n_t, d) arrays, the occurrences of each token) by
+    the decomposition V(X) = V_W(X) + V_B(X): V_B must equal the total variance minus the count-weighted within
+    variances, on groups of unequal sizes near and far from the origin."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+
+    def variance(x):
+        return float(np.mean(np.sum(x ** 2, axis=1)) - np.sum(x.mean(axis=0) ** 2))
+
+    def by_decomposition(groups):
+        n = sum(len(g) for g in groups)
+        return variance(np.concatenate(groups)) - sum(len(g) / n * variance(g) for g in groups)
+
+    cases = [([rng.normal(c, 1.0, size=(k, 4)) for c, k in [(0.0, 3), (5.0, 10), (-2.0, 1)]],),
+             ([rng.normal(0.0, s, size=(k, 8)) for s, k in [(0.1, 50), (3.0, 5)]],),
+             ([rng.normal(100.0, 1.0, size=(k, 2)) for k in (2, 3, 4, 20)],)]
+
+    def hints(case, got, want):
+        groups = case[0]
+        means = np.stack([g.mean(axis=0) for g in groups])
+        if abs(got - float(np.mean(np.sum((means - means.mean(axis=0)) ** 2, axis=1)))) < 1e-9 * max(1, want):
+            return " Weight each token by its count n_t / n, not equally."
+        return ""
+
+    return _check_cases(student, cases, by_decomposition, "between-token variance", rtol=1e-9, hints=hints)
