@@ -11,12 +11,11 @@ import pytest
 from tiedemb.cache import cache_path
 from tiedemb.config import ConfigError
 from tiedemb.experiments import get, run_or_load
-from tiedemb.experiments.bertolotti.xor import (
+from tiedemb.experiments.bertolotti.xor import XorTransformerSmall, learned_threshold
+from tiedemb.experiments.bertolotti.xor_sweep import (
     BAYES_MARGIN,
     XorLrSweepConfig,
-    XorTransformerSmall,
     first_reaching,
-    learned_threshold,
 )
 
 
