@@ -78,10 +78,13 @@ def load_cached(folder: Path, cfg: ExperimentConfig, current_code: str) -> Resul
 
 
 def load_committed(cfg: ExperimentConfig) -> Result | None:
-    """A committed result (``results/<scale>/<name>/``) whose config matches, if any."""
+    """A committed result whose config matches, if any: ``results/<scale>/<name>/`` (the experiment's own
+    configuration at that scale), or ``results/<scale>/<name>/<config key>/`` (another configuration of the same
+    experiment, e.g. a point of a sweep; :func:`committed_path`)."""
     for root in results_dirs():
-        folder = root / cfg.scale / cfg.name
-        if (folder / "result.json").is_file():
+        for folder in (root / cfg.scale / cfg.name, committed_path(cfg, root)):
+            if not (folder / "result.json").is_file():
+                continue
             try:
                 result = Result.load(folder)
             except ResultError as err:
@@ -91,3 +94,9 @@ def load_committed(cfg: ExperimentConfig) -> Result | None:
             if result.config == cfg.to_dict():
                 return result
     return None
+
+
+def committed_path(cfg: ExperimentConfig, root: Path) -> Path:
+    """Where a configuration other than the experiment's own preset is committed under a results folder ``root``:
+    ``<root>/<scale>/<name>/<config key>/``."""
+    return root / cfg.scale / cfg.name / config_key(cfg)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...config import ConfigError, ExperimentConfig, positive
 from ...results import Result
-from ...train.xor import optim_spec
+from ...train.xor import TrainSpec, optim_spec
 from .. import no_claims, register
 from .xor import CHAPTER, PAPER_SEEDS, XorConfig, XorTransformerSmall, learned_threshold
 
@@ -90,6 +90,24 @@ class XorLrSweepConfig(ExperimentConfig):
                    t_maxes=(10_000, 1_000, 10_000, 10_000, 10_000))
 
 
+def lr_curve(config: dict, steps: np.ndarray) -> np.ndarray:
+    """The learning rate at each of ``steps`` of an XOR result, from its stored config (``Result.config``)."""
+    spec = TrainSpec(config["steps"], config["lr"], config["weight_decay"], config["t_max"], config["eta_min"],
+                     config["eps"])
+    optim = optim_spec(spec, fused=False)
+    return np.array([optim.lr_at(int(s)) for s in steps])
+
+
+def plateau_exits(result: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Per untied run of an XOR result: the first evaluation step at which its accuracy passes half-way from the
+    marginal to the Bayes level (-1: never), and the learning rate at that step (nan: never)."""
+    steps = result.arrays["eval_step"]
+    exit_step = first_reaching(steps, result.arrays["acc_untied"].astype(np.float64),
+                               learned_threshold(result.metrics))
+    lr = lr_curve(result.config, np.maximum(exit_step, 0))
+    return exit_step, np.where(exit_step >= 0, lr, np.nan)
+
+
 def first_reaching(steps: np.ndarray, acc: np.ndarray, level: float) -> np.ndarray:
     """Per run, the first evaluation step at which the accuracy reaches ``level`` (-1 if never): (R, E) -> (R,)."""
     hit = acc >= level
@@ -105,27 +123,22 @@ def run_lr_sweep(cfg: XorLrSweepConfig) -> Result:
     arrays: dict[str, np.ndarray] = {}
     rows = []
     for i, point in enumerate(cfg.points):
-        point_cfg = cfg.point_config(point)
-        r = run_or_load(point_cfg, compute_missing=True)
+        r = run_or_load(cfg.point_config(point), compute_missing=True)
         m, steps = r.metrics, r.arrays["eval_step"]
-        acc = r.arrays["acc_untied"].astype(np.float64)  # (seeds, E)
         final = np.asarray(m["acc"]["untied"]["per_seed"])
-        bayes = m["bayes_accuracy"]
-        escape = first_reaching(steps, acc, learned_threshold(m))
-        optim = optim_spec(point_cfg.train_spec, fused=False)
+        exit_step, exit_lr = plateau_exits(r)
         rows.append({"lr": point[0], "weight_decay": point[1], "t_max": point[2],
-                     "n_reach": int((final >= bayes - BAYES_MARGIN).sum()), "n_runs": len(final),
-                     "n_escaped": int((escape >= 0).sum()), "final_untied": final.tolist(),
-                     "final_tied": m["acc"]["tied"]["per_seed"],
-                     "escape_step": escape.tolist(),
-                     "escape_lr": [optim.lr_at(int(s)) if s >= 0 else None for s in escape]})
+                     "n_reach": int((final >= m["bayes_accuracy"] - BAYES_MARGIN).sum()), "n_runs": len(final),
+                     "n_escaped": int((exit_step >= 0).sum()), "final_untied": final.tolist(),
+                     "final_tied": m["acc"]["tied"]["per_seed"], "escape_step": exit_step.tolist(),
+                     "escape_lr": [None if np.isnan(x) else float(x) for x in exit_lr]})
         arrays[f"acc_untied.{i}"], arrays[f"acc_tied.{i}"] = r.arrays["acc_untied"], r.arrays["acc_tied"]
-        arrays[f"lr.{i}"] = np.array([optim.lr_at(int(s)) for s in steps])
+        arrays[f"lr.{i}"] = lr_curve(r.config, steps)
         arrays["eval_step"] = steps
-        metrics_common = {"bayes_accuracy": bayes, "marginal_accuracy": m["marginal_accuracy"],
-                          "learned_threshold": learned_threshold(m)}
+        levels = {"bayes_accuracy": m["bayes_accuracy"], "marginal_accuracy": m["marginal_accuracy"],
+                  "learned_threshold": learned_threshold(m)}
     reliable = [i for i, row in enumerate(rows) if row["n_reach"] >= RELIABLE_SHARE * row["n_runs"]]
-    metrics = {**metrics_common, "points": rows, "margin": BAYES_MARGIN, "reliable_share": RELIABLE_SHARE,
+    metrics = {**levels, "points": rows, "margin": BAYES_MARGIN, "reliable_share": RELIABLE_SHARE,
                "first_reliable": reliable[0] if reliable else None}
     return Result(cfg.name, cfg.to_dict(), metrics, [], arrays)
 

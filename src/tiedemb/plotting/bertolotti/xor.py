@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...experiments.bertolotti.xor import CONFIGS, dh_label, other_bodies_status, pairs_of
+from ...experiments.bertolotti.xor import CONFIGS, FINAL_FRACTION, dh_label, other_bodies_status, pairs_of
+from ...experiments.bertolotti.xor_sweep import BAYES_MARGIN, lr_curve
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure, step_axis
 
@@ -121,7 +122,7 @@ def plot_runs_with_lr(ax, step: np.ndarray, acc: np.ndarray, lr: np.ndarray, *, 
     lr_ax.grid(False)
     ax.set_zorder(lr_ax.get_zorder() + 1)  # the runs above the shading
     ax.patch.set_visible(False)
-    n_eval = max(1, int(round(0.1 * acc.shape[1])))
+    n_eval = max(1, int(round(FINAL_FRACTION * acc.shape[1])))
     for run in acc:
         reached = run[-n_eval:].mean() >= bayes - margin
         ax.plot(step, run, lw=0.9, color=VARIANT_COLORS["untied"] if reached else "#999999",
@@ -157,4 +158,21 @@ def plot_lr_sweep(result: Result, ax=None) -> Figure:
         axis.set_visible(False)
     fig.suptitle(f"Untied runs per optimiser setting ({result.config['scale']} scale; dashed: Bayes "
                  f"{m['bayes_accuracy']:.3f}, dotted: marginal {m['marginal_accuracy']:.3f})", fontsize=10)
+    return fig
+
+
+@figure("xor-transformer-small")
+def plot_plateau_escapes(result: Result, ax=None) -> Figure:
+    """Each untied seed's accuracy over training with the learning-rate schedule behind it: when do runs leave the
+    marginal plateau, and at what learning rate?"""
+    fig, ax = axes_or_new(ax, (7.5, 3.2))
+    step = result.arrays["eval_step"]
+    m = result.metrics
+    acc = result.arrays["acc_untied"]
+    n_eval = max(1, int(round(FINAL_FRACTION * acc.shape[1])))
+    n_reach = int((acc[:, -n_eval:].mean(axis=1) >= m["bayes_accuracy"] - BAYES_MARGIN).sum())
+    plot_runs_with_lr(ax, step, acc, lr_curve(result.config, step), bayes=m["bayes_accuracy"],
+                      marginal=m["marginal_accuracy"], margin=BAYES_MARGIN,
+                      title=f"{result.name} ({result.config['scale']} scale): each untied seed; {n_reach} of "
+                            f"{len(acc)} end within {BAYES_MARGIN} of the Bayes accuracy (dashed)")
     return fig
