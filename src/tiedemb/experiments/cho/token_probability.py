@@ -188,18 +188,15 @@ def group_order(group: str) -> tuple:
 
 def distances_to_final(now: dict[str, torch.Tensor], final: dict[str, torch.Tensor], group_of: dict[str, str],
                        groups: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per group of parameters (flattened together), the cosine of θ_t to θ_T and the relative distance
-    ‖θ_t − θ_T‖/‖θ_T‖, summed tensor by tensor in float64 (no group is ever concatenated): ((G,), (G,))."""
-    dot, now2, end2, diff2 = (dict.fromkeys(groups, 0.0) for _ in range(4))
-    for n, end in final.items():
-        g = group_of[n]
-        a, b = now[n].double().flatten(), end.double().flatten()
-        dot[g] += float(a @ b)
-        now2[g] += float(a @ a)
-        end2[g] += float(b @ b)
-        diff2[g] += float((a - b) @ (a - b))
-    cos = np.array([dot[g] / math.sqrt(now2[g] * end2[g]) for g in groups])
-    rel = np.array([math.sqrt(diff2[g] / end2[g]) for g in groups])
+    """Per group of parameters (flattened and concatenated in float64, one group at a time), the cosine of θ_t to
+    θ_T and the relative distance ‖θ_t − θ_T‖/‖θ_T‖: ((G,), (G,))."""
+    cos, rel = np.zeros(len(groups)), np.zeros(len(groups))
+    for j, g in enumerate(groups):
+        names = [n for n in final if group_of[n] == g]
+        end = torch.cat([final[n].double().flatten() for n in names])
+        t = torch.cat([now[n].double().flatten() for n in names])
+        cos[j] = float(t @ end / (t.norm() * end.norm()))
+        rel[j] = float((t - end).norm() / end.norm())
     return cos, rel
 
 
