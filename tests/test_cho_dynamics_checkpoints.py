@@ -155,3 +155,10 @@ def test_too_few_token_types_for_the_probe_exits_2(tmp_path, tmp_cache, capsys):
     folder = write_gpt2_run(tmp_path / "wide", steps=(0, 1))  # d = 16 against 38 byte types in the text
     assert main(["run", "tpe-dynamics", "--model", str(folder), "--out", str(tmp_path / "o")]) == 2
     assert "too few for a frequency probe on d = 16 dimensions with 5 folds" in capsys.readouterr().err
+
+
+def test_help_of_model_names_the_dynamics(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_ = " ".join(capsys.readouterr().out.split())
+    assert "tpe-dynamics: a folder of a training run's checkpoints, sub-folders step<N>" in help_

@@ -336,6 +336,7 @@ def check_checkpoints(path: str | Path) -> list[tuple[int, Path]]:
     """:func:`checkpoint_dirs`, and every checkpoint of the same model: the final one a full model folder
     (:func:`check_model_dir`: its tokenizer is the run's), the same vocabulary size and the same parameter names and
     shapes in every config. Reads configs only, no weights."""
+    from transformers import AutoConfig
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -346,14 +347,17 @@ def check_checkpoints(path: str | Path) -> list[tuple[int, Path]]:
         check_model_dir(final)
     except ModelDirError as err:
         raise ModelDirError(f"{err} (the final checkpoint carries the run's tokenizer)") from None
-    vocab = {folder.name: json.loads((folder / "config.json").read_text()).get("vocab_size")
-             for _, folder in ckpts}
+    vocab = {}
+    for _, folder in ckpts:
+        try:
+            vocab[folder.name] = json.loads((folder / "config.json").read_text()).get("vocab_size")
+        except (OSError, ValueError) as err:
+            raise ModelDirError(f"--model {root}: checkpoint {folder.name}: config.json is not readable JSON: "
+                                f"{err}") from None
     if len(set(vocab.values())) > 1:
         listed = ", ".join(f"{k} {v}" for k, v in vocab.items())
         raise ModelDirError(f"--model {root}: the checkpoints' vocabulary sizes differ ({listed}); every checkpoint "
                             f"must be a step of the same training run, with the same vocabulary")
-    from transformers import AutoConfig
-
     require_causal_head(final, AutoConfig.from_pretrained(str(final), local_files_only=True))
     want = parameter_shapes(final)
     for _, folder in ckpts[:-1]:
