@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     run.add_argument("--model", default=None, type=Path,
                      help="nv-minilm: a Hugging Face encoder or decoder folder on disk instead of all-MiniLM-L6-v2; "
-                          "tpe-encoding, tpe-steering, tpe-deletion: a causal LM folder instead of our models")
+                          "tpe-encoding, tpe-steering, tpe-deletion: a causal LM folder instead of our models; "
+                          "tpe-dynamics: a folder of a training run's checkpoints, sub-folders step<N> (Pythia's "
+                          "convention), each a causal LM folder")
     run.add_argument("--ratios", default=None,
                      help="tpe-steering: target probability ratios, e.g. '0.05,0.5,2,20' (each > 0)")
     run.add_argument("--text", default=None, type=Path,
@@ -162,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.model is not None:
             if "model_dir" not in {f.name for f in dataclasses.fields(cfg)}:
                 raise ConfigError(f"--model applies to experiments that read a pretrained model (nv-minilm, "
-                                  f"tpe-encoding, tpe-steering, tpe-deletion), not to {cfg.name}")
+                                  f"tpe-encoding, tpe-steering, tpe-deletion, tpe-dynamics), not to {cfg.name}")
             cfg = cfg.replace(model_dir=str(args.model.expanduser().resolve()))
         if args.ratios is not None:
             cfg = with_ratios(cfg, args.ratios)
