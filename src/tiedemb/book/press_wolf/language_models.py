@@ -35,7 +35,7 @@ def perplexity_table(result: Result) -> Table:
     (Table 6, small models without dropout; Table 5's large untied and WT rows for comparison)."""
     m = result.metrics
     rows = []
-    for k in VARIANTS:
+    for k in (k for k in VARIANTS if k in m["params"]):
         paper6 = PAPER_TABLE6[k]
         paper5 = PAPER_TABLE5.get(k)
         rows.append([VARIANT_NAMES[k], _millions(m["params"][k]), _num(m["train_ppl"][k]), _num(m["valid_ppl"][k]),
