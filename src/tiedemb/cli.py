@@ -87,7 +87,7 @@ def cmd_run_all(args: argparse.Namespace) -> int:
         if args.name is not None or args.seeds is not None or args.out_given or args.text is not None \
                 or args.size is not None:
             raise ConfigError("--all runs every experiment at its own seeds into the cache; it takes no NAME, "
-                              "--seeds, --size or --out, nor --text")
+                              "--seeds or --out, nor --text or --size")
         if args.scale not in SCALES:
             raise ConfigError(f"unknown scale {args.scale!r}; allowed: {', '.join(SCALES)}")
         jobs = parse_positive_int("--jobs", args.jobs) if args.jobs is not None else (os.cpu_count() or 1)
