@@ -155,3 +155,27 @@ def test_tiny_large_run_end_to_end(tmp_cache, tmp_path):
     learned = m["valid_ppl"]["untied"] < m["unigram_ppl"]
     assert claims["PW-E8"].verdict == (UNTESTABLE if not learned else HOLDS if rule else FAILS)
     assert save_figures(r, tmp_path / "figs")
+
+
+def test_large_model_speed_reads_the_committed_benchmark(tmp_path):
+    import json
+
+    from tiedemb.book import LARGE_SPEED_FILE
+    from tiedemb.book.press_wolf.language_models import large_model_speed
+
+    with pytest.raises(FileNotFoundError, match="bench_pw_large.py"):
+        large_model_speed(tmp_path / "none.json")
+    data = json.loads(LARGE_SPEED_FILE.read_text(encoding="utf8"))
+    # the committed table is consistent with itself: tokens/s, utilisation and hours follow from the step times
+    tokens_per_step = data["shape"]["batch_size"] * data["shape"]["bptt"]
+    for row in data["variants"].values():
+        assert row["step_s"] == min(row["step_s_all"])
+        assert row["tokens_per_s"] == pytest.approx(tokens_per_step / row["step_s"])
+        assert row["mfu"] == pytest.approx(row["model_flops_per_step"] / row["step_s"] / (data["matmul_gflops"] * 1e9))
+    flops = 3 * tokens_per_step * (2 * 2 * 4 * 1_500 * 3_000 + 2 * 1_500 * 10_000)  # = 6 × 51.0M × tokens
+    assert flops == 6 * (2 * 4 * 1_500 * 3_000 + 1_500 * 10_000) * tokens_per_step
+    assert all(row["model_flops_per_step"] == flops for row in data["variants"].values())
+    per_token = sum(1 / r["tokens_per_s"] for r in data["variants"].values())
+    assert data["estimated_hours"]["ptb"] == pytest.approx(55 * 929_000 * per_token / 3600)
+    words = large_model_speed()
+    assert words["large_hours"] == f"{data['estimated_hours']['wikipedia']:,.0f}" and words["large_epochs"] == "55"
