@@ -1,4 +1,4 @@
-"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--seeds] [--out]``,
+"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--size] [--seeds] [--out]``,
 ``python -m tiedemb run --all [--jobs N] [--scale]`` (every experiment into the cache, one worker per core) and
 ``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?").
 
