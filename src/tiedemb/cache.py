@@ -51,7 +51,9 @@ def produce_command(cfg: ExperimentConfig) -> str:
     seeds = ",".join(map(str, cfg.seeds))
     default = type(cfg).for_scale(cfg.scale)
     seed_arg = "" if cfg.seeds == default.seeds else f" --seeds {seeds}"
-    return f"python -m tiedemb run {cfg.name} --scale {cfg.scale}{seed_arg}"
+    size = getattr(cfg, "size", None)
+    size_arg = f" --size {size}" if size is not None and size != getattr(default, "size", None) else ""
+    return f"python -m tiedemb run {cfg.name} --scale {cfg.scale}{size_arg}{seed_arg}"
 
 
 def load_cached(folder: Path, cfg: ExperimentConfig, current_code: str) -> Result | None:
