@@ -4,6 +4,7 @@
 # benchmarks/first-command.md (date, machine, commit, both wall times). Takes as long as the two commands.
 #
 #   bash benchmarks/bench_first_command.sh [WORKDIR]    # default WORKDIR: a new temporary folder
+#   WITH_CI=1 bash benchmarks/bench_first_command.sh     # then also a cold CI=true .ci/run in another fresh clone
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${1:-$(mktemp -d)}
@@ -22,5 +23,16 @@ if [ ! -f "$table" ]; then
     "|---|---|---|---:|---:|" > "$table"
 fi
 fmt() { printf '%d min %02d s' $(( $1 / 60 )) $(( $1 % 60 )); }
-echo "| $(date -u +%F) | $commit | $machine | $(fmt "$book") | $(fmt "$test") |" >> "$table"
+row="| $(date -u +%F) | $commit | $machine | $(fmt "$book") | $(fmt "$test") |"
+# the new row goes right after the table's last row (the notes below the table stay below it)
+last=$(grep -n '^|' "$table" | tail -1 | cut -d: -f1)
+awk -v n="$last" -v row="$row" '{ print } NR == n { print row }' "$table" > "$table.tmp" && mv "$table.tmp" "$table"
 echo "dev.sh book: $(fmt "$book"); dev.sh test: $(fmt "$test"); logs in $WORK; row added to $table"
+if [ "${WITH_CI:-0}" = 1 ]; then  # a cold CI run as well: another fresh clone, nothing installed or cached
+  git clone -q "$ROOT" "$WORK/ci-clone"
+  start=$(date +%s); (cd "$WORK/ci-clone" && CI=true bash .ci/run > "$WORK/ci.log" 2>&1); ci=$(( $(date +%s) - start ))
+  phases=$(grep -o '^==> \[[0-9]* min [0-9]* s\] [a-z ,/()-]*' "$WORK/ci.log" | sed 's/^==> //' | paste -sd ';' -)
+  printf '\nA cold `CI=true bash .ci/run` from a clean clone of %s on %s (%s): %s. Phases (time since the start): %s\n' \
+    "$commit" "$(date -u +%F)" "$machine" "$(fmt "$ci")" "$phases" >> "$table"
+  echo "cold .ci/run: $(fmt "$ci"); log in $WORK/ci.log"
+fi

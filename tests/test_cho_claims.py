@@ -66,8 +66,11 @@ def test_steering_deletion_dynamics_verdicts_follow_the_rules():
 
     widths = {str(w): {"r2_final": 0.8, "r2_step0": 0.0, "early_step": 64, "mean_ahead_at_early": 0.8,
                        "valid_ppl": 80.0} for w in (16, 32, 64)}
-    dyn = {"widths": widths, "unigram_ppl": 100.0}
+    dyn = {"widths": widths, "unigram_ppl": 100.0, "steps": [0, 64, 600]}
     assert judge_dynamics(DynamicsConfig.quick(), dyn)[0].verdict == HOLDS
+    user = {"widths": {"512": widths["64"]}, "unigram_ppl": 100.0, "steps": [1, 64, 600], "subject": "pythia-70m"}
+    [claim] = judge_dynamics(DynamicsConfig.quick(), user)  # a user's checkpoints: one "width", the same rule
+    assert claim.verdict == HOLDS and "for pythia-70m" in claim.paper and "(step 1:" in claim.ours
     dyn["widths"]["32"]["mean_ahead_at_early"] = 0.1
     assert judge_dynamics(DynamicsConfig.quick(), dyn)[0].verdict == FAILS
     dyn["widths"]["16"]["valid_ppl"] = 120.0

@@ -71,7 +71,7 @@ def test_ratio_not_positive_exits_2(tmp_path, capsys, ratios):
 
 
 def test_options_only_where_they_apply(tmp_path, capsys):
-    assert main(["run", "tpe-dynamics", "--model", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert main(["run", "tpe-models", "--model", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "--model applies to" in capsys.readouterr().err
     assert main(["run", "tpe-encoding", "--ratios", "2", "--out", str(tmp_path / "o")]) == 2
     assert "--ratios applies to tpe-steering" in capsys.readouterr().err

@@ -168,3 +168,19 @@ def test_an_experiment_that_reads_another_declares_it():
         if "run_or_load" in calls:
             readers = [x for x in all_experiments() if x.run.__module__ == e.run.__module__]
             assert any(x.after for x in readers), f"{e.run.__module__} calls run_or_load but declares no `after`"
+
+
+def test_a_committed_configuration_other_than_the_preset_is_found_by_its_key(tmp_cache, monkeypatch):
+    from tiedemb.cache import committed_path, load_committed
+
+    committed = tmp_cache / "committed"
+    monkeypatch.setenv("TIEDEMB_RESULTS_DIR", str(committed))
+    cfg = TINY.replace(scale="paper")
+    other = cfg.replace(d_model=6)
+    assert load_committed(cfg) is None
+    run_or_load(cfg, compute_missing=True).save(committed_path(cfg, committed))
+    loaded = load_committed(cfg)
+    assert loaded is not None and loaded.config == cfg.to_dict()
+    assert load_committed(other) is None  # another configuration's key: not found, never mistaken for it
+    (cache_path(cfg) / "result.json").unlink()  # no cache: run_or_load at paper scale falls back on the commit
+    assert run_or_load(cfg).metrics == loaded.metrics

@@ -26,6 +26,7 @@ from tiedemb.experiments.bertolotti.xor import (
     judge_other_bodies,
     judge_transformer_small,
 )
+from tiedemb.experiments.bertolotti.xor_sweep import XorLrSweepConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = {"01": (0, 1), "23": (2, 3), "control": (0, 2)}
@@ -188,6 +189,7 @@ def test_chapter_glues_only_values_the_results_provide(small):
     """Every {glue:text} key of the chapter is glued by one of its results (a renamed metric breaks no sentence)."""
     results = {name: run_or_load(cls.quick()) for name, cls in CONFIGS.items()}
     results["xor-other-bodies"] = run_or_load(OtherBodiesConfig.quick())
+    results["xor-lr-sweep"] = run_or_load(XorLrSweepConfig.quick())
     keys = {f"{name}.{k}" for name, r in results.items() for k in glue_values(r)}
     paper = run_or_load(XorTransformerSmall.paper())
     keys |= {f"xor-paper.{k}" for k in glue_values(paper, provenance=True)}
@@ -205,7 +207,8 @@ def test_figures_of_every_configuration_are_written(small, tmp_path):
     from tiedemb.plotting.bertolotti.xor import plot_other_bodies, plot_xor_panels
 
     paths = save_figures(small, tmp_path)
-    assert sorted(p.name for p in paths) == ["xor_panels.pdf", "xor_panels.png"]
+    assert sorted(p.name for p in paths) == ["plateau_escapes.pdf", "plateau_escapes.png", "xor_panels.pdf",
+                                             "xor_panels.png"]
     fig = plot_xor_panels(small)
     assert len(fig.axes) == 4
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]

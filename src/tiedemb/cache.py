@@ -51,7 +51,9 @@ def produce_command(cfg: ExperimentConfig) -> str:
     seeds = ",".join(map(str, cfg.seeds))
     default = type(cfg).for_scale(cfg.scale)
     seed_arg = "" if cfg.seeds == default.seeds else f" --seeds {seeds}"
-    return f"python -m tiedemb run {cfg.name} --scale {cfg.scale}{seed_arg}"
+    size = getattr(cfg, "size", None)
+    size_arg = f" --size {size}" if size is not None and size != getattr(default, "size", None) else ""
+    return f"python -m tiedemb run {cfg.name} --scale {cfg.scale}{size_arg}{seed_arg}"
 
 
 def load_cached(folder: Path, cfg: ExperimentConfig, current_code: str) -> Result | None:
@@ -78,10 +80,13 @@ def load_cached(folder: Path, cfg: ExperimentConfig, current_code: str) -> Resul
 
 
 def load_committed(cfg: ExperimentConfig) -> Result | None:
-    """A committed result (``results/<scale>/<name>/``) whose config matches, if any."""
+    """A committed result whose config matches, if any: ``results/<scale>/<name>/`` (the experiment's own
+    configuration at that scale), or ``results/<scale>/<name>/<config key>/`` (another configuration of the same
+    experiment, e.g. a point of a sweep; :func:`committed_path`)."""
     for root in results_dirs():
-        folder = root / cfg.scale / cfg.name
-        if (folder / "result.json").is_file():
+        for folder in (root / cfg.scale / cfg.name, committed_path(cfg, root)):
+            if not (folder / "result.json").is_file():
+                continue
             try:
                 result = Result.load(folder)
             except ResultError as err:
@@ -91,3 +96,9 @@ def load_committed(cfg: ExperimentConfig) -> Result | None:
             if result.config == cfg.to_dict():
                 return result
     return None
+
+
+def committed_path(cfg: ExperimentConfig, root: Path) -> Path:
+    """Where a configuration other than the experiment's own preset is committed under a results folder ``root``:
+    ``<root>/<scale>/<name>/<config key>/``."""
+    return root / cfg.scale / cfg.name / config_key(cfg)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--seeds] [--out]``,
+"""Command line: ``python -m tiedemb list``, ``python -m tiedemb run NAME [--scale] [--size] [--seeds] [--out]``,
 ``python -m tiedemb run --all [--jobs N] [--scale]`` (every experiment into the cache, one worker per core) and
 ``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?"),
 ``python -m tiedemb assignment (CHAPTER --out DIR | --list)`` (a chapter's student version, with nbgrader) and
@@ -37,12 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--all", action="store_true", help="load or compute every experiment into the results cache")
     run.add_argument("--jobs", default=None, help="--all: worker processes (default: one per core)")
     run.add_argument("--scale", default="quick", help=f"one of {', '.join(SCALES)} (default quick)")
+    run.add_argument("--size", default=None,
+                     help="pw-lm at --scale paper: the paper's 'small' model (Table 6, the default) or its 'large' one "
+                          "(Table 5: 2 × 1,500 units, dropout 0.65, 55 epochs)")
     run.add_argument("--seeds", default=None, help="seeds, e.g. '0,1,2' or '42-46' (default: the config's)")
     run.add_argument("--out", default=None, type=Path, help="output folder; writes OUT/NAME/ (default ./out)")
     run.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     run.add_argument("--model", default=None, type=Path,
                      help="nv-minilm: a Hugging Face encoder or decoder folder on disk instead of all-MiniLM-L6-v2; "
-                          "tpe-encoding, tpe-steering, tpe-deletion: a causal LM folder instead of our models")
+                          "tpe-encoding, tpe-steering, tpe-deletion: a causal LM folder instead of our models; "
+                          "tpe-dynamics: a folder of a training run's checkpoints, sub-folders step<N> (Pythia's "
+                          "convention), each a causal LM folder")
     run.add_argument("--ratios", default=None,
                      help="tpe-steering: target probability ratios, e.g. '0.05,0.5,2,20' (each > 0)")
     run.add_argument("--text", default=None, type=Path,
@@ -151,9 +156,10 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     from .experiments.pool import FAILED, run_all
 
     try:
-        if args.name is not None or args.seeds is not None or args.out_given or args.text is not None:
+        if args.name is not None or args.seeds is not None or args.out_given or args.text is not None \
+                or args.size is not None:
             raise ConfigError("--all runs every experiment at its own seeds into the cache; it takes no NAME, "
-                              "--seeds or --out, nor --text")
+                              "--seeds or --out, nor --text or --size")
         if args.scale not in SCALES:
             raise ConfigError(f"unknown scale {args.scale!r}; allowed: {', '.join(SCALES)}")
         jobs = parse_positive_int("--jobs", args.jobs) if args.jobs is not None else (os.cpu_count() or 1)
@@ -195,6 +201,20 @@ def with_text(cfg, path: Path):
     return cfg.replace(source=str(Path(path).resolve()))
 
 
+def with_size(cfg, size: str):
+    """``cfg`` at the paper's model ``size`` (experiments whose config offers sizes, e.g. pw-lm)."""
+    sizes = getattr(type(cfg), "sizes", None)
+    if sizes is None:
+        raise ConfigError(f"--size applies to experiments with the paper's model sizes (pw-lm), not to {cfg.name}")
+    if size not in sizes:
+        raise ConfigError(f"--size must be one of {', '.join(sizes)}; got {size!r}")
+    if cfg.scale != "paper":
+        if size == sizes[0]:
+            return cfg
+        raise ConfigError(f"--size {size} is the paper's {size} model, a paper-scale configuration: add --scale paper")
+    return type(cfg).paper(size=size)
+
+
 def with_ratios(cfg, text: str):
     """``cfg`` with the target ratios of ``--ratios`` (validated by the config: each must be > 0)."""
     if "ratios" not in {f.name for f in dataclasses.fields(cfg)}:
@@ -227,12 +247,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.scale not in SCALES:
             raise ConfigError(f"unknown scale {args.scale!r}; allowed: {', '.join(SCALES)}")
         cfg = experiment.config_cls.for_scale(args.scale)
+        if args.size is not None:
+            cfg = with_size(cfg, args.size)
         if args.seeds is not None:
             cfg = cfg.replace(seeds=parse_seeds(args.seeds))
         if args.model is not None:
             if "model_dir" not in {f.name for f in dataclasses.fields(cfg)}:
                 raise ConfigError(f"--model applies to experiments that read a pretrained model (nv-minilm, "
-                                  f"tpe-encoding, tpe-steering, tpe-deletion), not to {cfg.name}")
+                                  f"tpe-encoding, tpe-steering, tpe-deletion, tpe-dynamics), not to {cfg.name}")
             cfg = cfg.replace(model_dir=str(args.model.expanduser().resolve()))
         if args.ratios is not None:
             cfg = with_ratios(cfg, args.ratios)

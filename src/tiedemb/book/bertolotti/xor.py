@@ -14,6 +14,7 @@ from ...experiments.bertolotti.xor import (
     pairs_of,
     task_learned,
 )
+from ...experiments.bertolotti.xor_sweep import plateau_exits
 from ...results import Result
 from .. import prose
 
@@ -78,6 +79,13 @@ def xor_prose(result: Result) -> dict[str, str]:
     t["stuck_tied_seeds"] = _names([str(cfg["seeds"][i]) for i in stuck])
     t["tied23_stuck"] = _mean([tied23[i] for i in stuck])
     t["tied23_learned"] = _mean([tied23[i] for i in range(len(tied23)) if i not in stuck])
+    # When the untied runs leave the marginal plateau (pass half-way to the Bayes level), against the schedule.
+    exit_step, exit_lr = plateau_exits(result)
+    exits = [(int(s), float(lr), cfg["seeds"][i]) for i, (s, lr) in enumerate(zip(exit_step, exit_lr, strict=True))
+             if s >= 0]
+    t["n_plateau_exits"] = f"{len(exits)} of {len(exit_step)}"
+    t["plateau_exits"] = _names([f"seed {seed} at step {s:,} (lr {lr:.1e}, {lr / cfg['lr']:.0%} of the peak)"
+                                 for s, lr, seed in sorted(exits)])
     return t
 
 
@@ -92,4 +100,28 @@ def other_bodies_prose(result: Result) -> dict[str, str]:
         "n_pattern": str(sum(status[n]["pattern"] for n in learned)),
         "not_learned": _names([short[n] for n in status if n not in learned]),
         "pattern_fails": _names([short[n] for n in learned if not status[n]["pattern"]]),
+    }
+
+
+def _point_words(row: dict) -> str:
+    return f"lr {row['lr']:g} (weight decay {row['weight_decay']:g}, T_max {row['t_max']:,})"
+
+
+@prose("xor-lr-sweep")
+def sweep_prose(result: Result) -> dict[str, str]:
+    """Words for the optimiser sweep: how many runs reach the Bayes level at each point, and the first point that
+    learns reliably."""
+    m = result.metrics
+    rows = m["points"]
+    first = m["first_reliable"]
+    authors = rows[0]
+    escapes = [lr for lr in authors["escape_lr"] if lr is not None]
+    return {
+        "per_point": "; ".join(f"{_point_words(r)}: {r['n_reach']} of {r['n_runs']}" for r in rows),
+        "departure": "none of the settings tried" if first is None else
+        f"{_point_words(rows[first])}, where {rows[first]['n_reach']} of {rows[first]['n_runs']} runs reach it",
+        "first_n_reach": f"{authors['n_reach']} of {authors['n_runs']}",
+        "first_n_escaped": f"{authors['n_escaped']} of {authors['n_runs']}",
+        "first_escape_lrs": ", ".join(f"{lr:.1e}" for lr in sorted(escapes)) or "none",
+        "n_points": str(len(rows)),
     }

@@ -7,7 +7,9 @@ Our numbers come from the result; the paper's (Tables 5 and 6 of press2017, on t
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 from ...experiments.press_wolf.language_models import (
     PAPER_TABLE5,
@@ -16,7 +18,7 @@ from ...experiments.press_wolf.language_models import (
     VARIANTS,
 )
 from ...results import Result
-from .. import DataTable, prose
+from .. import LARGE_SPEED_FILE, DataTable, prose
 
 Table = DataTable
 """The chapter's tables: the book's :class:`~tiedemb.book.DataTable`."""
@@ -35,7 +37,7 @@ def perplexity_table(result: Result) -> Table:
     (Table 6, small models without dropout; Table 5's large untied and WT rows for comparison)."""
     m = result.metrics
     rows = []
-    for k in VARIANTS:
+    for k in (k for k in VARIANTS if k in m["params"]):
         paper6 = PAPER_TABLE6[k]
         paper5 = PAPER_TABLE5.get(k)
         rows.append([VARIANT_NAMES[k], _millions(m["params"][k]), _num(m["train_ppl"][k]), _num(m["valid_ppl"][k]),
@@ -100,13 +102,13 @@ def structure_table(result: Result) -> Table:
 def _ppl_words(result: Result) -> dict[str, str]:
     m, cfg = result.metrics, result.config
     v, t, tr = m["valid_ppl"], m["test_ppl"], m["train_ppl"]
-    best = min(VARIANTS, key=lambda k: v[k])
+    best = min(v, key=lambda k: v[k])
     wt = ("lower" if v["tied"] < v["untied"] and t["tied"] < t["untied"] else
           "higher" if v["tied"] > v["untied"] and t["tied"] > t["untied"] else "mixed (lower on one split only)")
     return {
         "best_words": VARIANT_NAMES[best],
         "wt_words": wt,
-        "pr_train_words": ("higher" if tr["tied_pr"] > tr["untied"] else "lower"),
+        "pr_train_words": ("–" if "tied_pr" not in tr else "higher" if tr["tied_pr"] > tr["untied"] else "lower"),
         "overfit_ratio": f"{v['untied'] / tr['untied']:.2f}",
         "saving_pct": f"{m['param_saving_fraction']['tied']:.0%}",
         "hidden_size": f"{cfg['d_model']}",
@@ -129,6 +131,38 @@ def lm_prose(result: Result) -> dict[str, str]:
         "unk_pct": f"{m['corpus']['unk_rate']:.1%}",
         "simlex_coverage": f"{m['similarity']['simlex999']['coverage']:.0%}",
         "wordsim_coverage": f"{m['similarity']['wordsim353']['coverage']:.0%}",
+        **large_model_speed(),
+    }
+
+
+def large_model_speed(path: Path = LARGE_SPEED_FILE) -> dict[str, str]:
+    """What the committed benchmark of the large model (``benchmarks/bench_pw_large.py``) measured, as words: its
+    date, machine and commit, the training tokens per second of each model on one thread, the model FLOPs
+    utilisation, and the hours of the full 55-epoch schedule it implies.
+
+    Speeds change from run to run and machine to machine: the page states the benchmark's numbers with their date.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no speed table at {path}; produce it with: python benchmarks/bench_pw_large.py"
+                                ) from None
+    rows, hours = data["variants"], data["estimated_hours"]
+    return {
+        "large_speed_date": data["date"],
+        "large_speed_machine": data["machine"],
+        "large_speed_commit": str(data["commit"])[:7],
+        "large_tokens_untied": f"{rows['untied']['tokens_per_s']:,.0f}",
+        "large_tokens_tied": f"{rows['tied']['tokens_per_s']:,.0f}",
+        "large_step_s": f"{rows['untied']['step_s']:.1f}",
+        "large_mfu": f"{min(r['mfu'] for r in rows.values()):.0%}–{max(r['mfu'] for r in rows.values()):.0%}",
+        "large_matmul": f"{data['matmul_gflops']:.0f} GFLOP/s",
+        "large_train_tokens": f"{data['train_tokens']['wikipedia']:,}",
+        "large_epochs": f"{data['epochs']}",
+        "large_hours": f"{hours['wikipedia']:,.0f}",
+        "large_days": f"{hours['wikipedia'] / 24:.0f}",
+        "large_hours_ptb": f"{hours['ptb']:,.0f}",
+        "large_days_ptb": f"{hours['ptb'] / 24:.0f}",
     }
 
 

@@ -14,7 +14,8 @@ Five experiments; the models are trained once and every analysis reuses them thr
   for three widths (C-E6).
 
 ``tpe-encoding``, ``tpe-steering`` and ``tpe-deletion`` also read any Hugging Face causal LM from a folder
-(``--model DIR``; nothing is downloaded).
+(``--model DIR``; nothing is downloaded); ``tpe-dynamics`` reads a folder of a training run's checkpoints
+(``--model DIR`` with sub-folders ``step<N>``, as Pythia's).
 
 Paper: cho2025 (arXiv 2406.01468; ACL Anthology 2025.coling-main.708). Much of its setup is not public (no code was
 released): what is reconstructed is said so in the fields' comments and in the chapter.
@@ -22,9 +23,11 @@ released): what is reconstructed is said so in the fields' comments and in the c
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +41,14 @@ from ...config import ConfigError, ExperimentConfig, positive
 from ...data.corpus import SPECIALS, _source_documents, gensim_data_path, load_corpus, split_documents, words
 from ...data.mlm import blocks
 from ...models.lm import TransformerLanguageModel
-from ...models.pretrained import ModelDirError, check_model_dir, load_causal_lm
+from ...models.pretrained import (
+    ModelDirError,
+    check_checkpoints,
+    check_model_dir,
+    checkpoint_dirs,
+    load_causal_lm,
+    load_lm_with_report,
+)
 from ...results import Result
 from ...seeding import numpy_rng, seed_everything
 from ...theory.cho import (
@@ -170,21 +180,35 @@ def parameter_group(name: str) -> str:
     return name.split(".")[0]
 
 
+def group_order(group: str) -> tuple:
+    """Sort key of the parameter groups: emb_in, pos, then by name with the layers in numeric order."""
+    m = re.fullmatch(r"layer(\d+)", group)
+    return (group != "emb_in", group != "pos", "layer" if m else group, int(m[1]) if m else 0)
+
+
+def distances_to_final(now: dict[str, torch.Tensor], final: dict[str, torch.Tensor], group_of: dict[str, str],
+                       groups: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of parameters (flattened and concatenated in float64, one group at a time), the cosine of θ_t to
+    θ_T and the relative distance ‖θ_t − θ_T‖/‖θ_T‖: ((G,), (G,))."""
+    cos, rel = np.zeros(len(groups)), np.zeros(len(groups))
+    for j, g in enumerate(groups):
+        names = [n for n in final if group_of[n] == g]
+        end = torch.cat([final[n].double().flatten() for n in names])
+        t = torch.cat([now[n].double().flatten() for n in names])
+        cos[j] = float(t @ end / (t.norm() * end.norm()))
+        rel[j] = float((t - end).norm() / end.norm())
+    return cos, rel
+
+
 def convergence(snapshots: dict[int, dict[str, torch.Tensor]], steps: list[int]) -> tuple[list[str], np.ndarray,
                                                                                           np.ndarray]:
     """Per layer, the cosine of its parameters (flattened) to their final values and their relative distance
     ‖θ_t − θ_T‖/‖θ_T‖, at every checkpoint: (groups, (K, G), (K, G))."""
     final = snapshots[steps[-1]]
-    groups = sorted({parameter_group(n) for n in final}, key=lambda g: (g != "emb_in", g != "pos", g))
-    cos = np.zeros((len(steps), len(groups)))
-    rel = np.zeros_like(cos)
-    for j, g in enumerate(groups):
-        names = [n for n in final if parameter_group(n) == g]
-        end = torch.cat([final[n].double().flatten() for n in names])
-        for i, s in enumerate(steps):
-            now = torch.cat([snapshots[s][n].double().flatten() for n in names])
-            cos[i, j] = float(now @ end / (now.norm() * end.norm()))
-            rel[i, j] = float((now - end).norm() / end.norm())
+    group_of = {n: parameter_group(n) for n in final}
+    groups = sorted(set(group_of.values()), key=group_order)
+    cos, rel = (np.stack(a) for a in zip(*(distances_to_final(snapshots[s], final, group_of, groups)
+                                           for s in steps), strict=True))
     return groups, cos, rel
 
 
@@ -300,10 +324,23 @@ def our_model(mcfg: TPEModelsConfig, models: Result, variant: str) -> Transforme
     return model.eval()
 
 
-def _wiki_words() -> tuple[list[str], list[str]]:
+@functools.cache
+def _wiki_splits() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The words of the Wikipedia sample's train, validation and test splits (read once per process)."""
     docs, _, _ = _source_documents("wikipedia")
-    _, valid, test = split_documents(docs, (0.8, 0.1, 0.1), 0)  # the split of load_corpus (its defaults)
+    train, valid, test = split_documents(docs, (0.8, 0.1, 0.1), 0)  # the split of load_corpus (its defaults)
+    return tuple(train), tuple(valid), tuple(test)
+
+
+def _wiki_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    _, valid, test = _wiki_splits()
     return valid, test
+
+
+def encode_blocks(tok, text: str, n_tokens: int, seq_len: int) -> torch.Tensor:
+    """The first ``n_tokens`` tokens of ``text`` under a Hugging Face tokenizer, cut into windows: (n, seq_len)."""
+    ids = np.asarray(tok(text[: n_tokens * 12])["input_ids"], dtype=np.int64)[:n_tokens]
+    return blocks(ids, seq_len)
 
 
 def our_subjects(cfg: AnalysisConfig, variants: tuple[str, ...]) -> dict[str, Subject]:
@@ -328,12 +365,8 @@ def hf_subject(cfg: AnalysisConfig) -> Subject:
     seq = min(cfg.seq_len, lm.max_len)
     valid, test = _wiki_words()
     ood = gensim_data_path(OOD_FILE).read_text(encoding="utf8")
-
-    def encode(text: str) -> torch.Tensor:
-        ids = np.asarray(tok(text[: cfg.text_tokens * 12])["input_ids"], dtype=np.int64)[: cfg.text_tokens]
-        return blocks(ids, seq)
-
-    texts = {"estimation": encode(" ".join(valid)), "held_out": encode(" ".join(test)), "ood": encode(ood)}
+    texts = {k: encode_blocks(tok, t, cfg.text_tokens, seq)
+             for k, t in (("estimation", " ".join(valid)), ("held_out", " ".join(test)), ("ood", ood))}
     vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
     vocab += [f"<unused {i}>" for i in range(len(vocab), lm.emb_out.shape[0])]
     exclude = np.array(sorted(set(tok.all_special_ids) | set(range(len(tok), lm.emb_out.shape[0]))), dtype=np.int64)
@@ -758,14 +791,29 @@ register("tpe-deletion", reproduces="Cho et al. (2025) Fig. 7: KL/JS and continu
 
 @dataclass(frozen=True)
 class DynamicsConfig(ExperimentConfig):
-    """The frequency probe at every checkpoint of the three widths, beside the layers' convergence."""
+    """The frequency probe at every checkpoint of the three widths, beside the layers' convergence; or at every
+    checkpoint of a user's training run (``--model DIR`` with sub-folders ``step<N>``)."""
 
     name: ClassVar[str] = "tpe-dynamics"
 
     folds: int = 5
+    model_dir: str = ""  # "": our models (tpe-models at the same scale); else a folder of checkpoints step<N>/
+    count_tokens: int = 400_000  # --model: training-text tokens counted for the frequencies (ours count their whole
+    # training split, 389k words)
+    text_tokens: int = 16_384  # --model: held-out tokens for the final checkpoint's perplexity (the precondition)
+    seq_len: int = 32  # --model: window of that perplexity (ours use their training window)
 
     def _validate(self) -> None:
-        positive("folds", self.folds, integer=True)
+        _validate_common(self, ("folds", "count_tokens", "text_tokens", "seq_len"))
+        if self.model_dir and not Path(self.model_dir).expanduser().is_dir():
+            raise ModelDirError(f"--model {self.model_dir}: no such folder; expected a folder of checkpoints "
+                                f"step<N>/ (N an integer, e.g. step0, step1000)")
+
+    def preflight(self) -> None:
+        """Check a --model folder of checkpoints before any work (configs only: steps, weights, vocabulary,
+        parameter names and shapes, the final checkpoint's tokenizer and head)."""
+        if self.model_dir:
+            check_checkpoints(self.model_dir)
 
     @classmethod
     def quick(cls) -> DynamicsConfig:
@@ -774,10 +822,32 @@ class DynamicsConfig(ExperimentConfig):
     @classmethod
     def paper(cls) -> DynamicsConfig:
         # The paper-scale models (8,000 tokens); more folds, so each probe is fitted on 90 % of the tokens.
-        return cls(scale="paper", folds=10)
+        return cls(scale="paper", folds=10, count_tokens=2_000_000, text_tokens=65_536, seq_len=128)
+
+
+def probe_summary(steps: np.ndarray, r2: np.ndarray, cos: np.ndarray, rel: np.ndarray) -> tuple[dict[str, Any],
+                                                                                               np.ndarray]:
+    """What C-E6 reads from one model's checkpoints: when the probe's R² (K,) reaches half and 90 % of its final
+    value, and how much of their way the parameter groups (cos, rel: (K, G)) still have ahead then; and ahead
+    = ‖θ_t − θ_T‖/‖θ_0 − θ_T‖ (K, G) (0 for a group that never moved)."""
+    ahead = np.divide(rel, rel[0], out=np.zeros_like(rel), where=rel[0] > 0)  # (K, G): share of the way ahead
+    layer_ahead = ahead.mean(1)
+    final = r2[-1]
+    reached = int(np.argmax(r2 >= EARLY_SHARE * final)) if final > 0 else len(steps) - 1
+    half = int(np.argmax(r2 >= 0.5 * final)) if final > 0 else len(steps) - 1
+    converged = np.flatnonzero(layer_ahead < AHEAD_SHARE)
+    return {
+        "early_step": int(steps[reached]), "early_fraction_of_training": float(steps[reached] / steps[-1]),
+        "mean_ahead_at_early": float(layer_ahead[reached]), "mean_cos_at_early": float(cos.mean(1)[reached]),
+        "half_step": int(steps[half]), "mean_ahead_at_half": float(layer_ahead[half]),
+        "min_cos_step0": float(cos[0].min()),
+        "converged_step": int(steps[converged[0]]) if len(converged) else int(steps[-1]),
+    }, ahead
 
 
 def run_dynamics(cfg: DynamicsConfig) -> Result:
+    if cfg.model_dir:
+        return run_dynamics_checkpoints(cfg)
     start = time.perf_counter()
     mcfg = TPEModelsConfig.for_scale(cfg.scale)
     models = run_or_load(mcfg)
@@ -797,34 +867,148 @@ def run_dynamics(cfg: DynamicsConfig) -> Result:
         fits = [fit_encoding(e, logf, folds=cfg.folds, seed=seed) for e in emb]
         r2 = np.array([f.r2_cv for f in fits])
         rho = np.array([f.spearman_cv for f in fits])
-        cos, rel = models.arrays[f"cos.{v}"], models.arrays[f"rel.{v}"]
-        ahead = rel / rel[0]  # (K, G): share of each layer's way from its initial to its final value still ahead
-        layer_ahead = ahead.mean(1)
-        final = r2[-1]
-        reached = int(np.argmax(r2 >= EARLY_SHARE * final)) if final > 0 else len(steps) - 1
-        half = int(np.argmax(r2 >= 0.5 * final)) if final > 0 else len(steps) - 1
-        converged = np.flatnonzero(layer_ahead < AHEAD_SHARE)
+        cos = models.arrays[f"cos.{v}"]
+        summary, ahead = probe_summary(steps, r2, cos, models.arrays[f"rel.{v}"])
         arrays[f"r2.{w}"], arrays[f"rho.{w}"], arrays[f"cos.{w}"], arrays[f"ahead.{w}"] = r2, rho, cos, ahead
         metrics["widths"][str(w)] = {
-            "variant": v, "groups": models.metrics["variants"][v]["groups"], "r2_final": float(final),
+            "variant": v, "groups": models.metrics["variants"][v]["groups"], "r2_final": float(r2[-1]),
             "r2_step0": float(r2[0]), "spearman_final": float(rho[-1]),
             "r2_shuffled_final": fit_encoding(emb[-1], shuffled, folds=cfg.folds, seed=seed).r2_cv,
-            "early_step": int(steps[reached]), "early_fraction_of_training": float(steps[reached] / steps[-1]),
-            "mean_ahead_at_early": float(layer_ahead[reached]), "mean_cos_at_early": float(cos.mean(1)[reached]),
-            "half_step": int(steps[half]), "mean_ahead_at_half": float(layer_ahead[half]),
-            "min_cos_step0": float(cos[0].min()),
-            "converged_step": int(steps[converged[0]]) if len(converged) else int(steps[-1]),
-            "valid_ppl": models.metrics["variants"][v]["valid_ppl"],
+            **summary, "valid_ppl": models.metrics["variants"][v]["valid_ppl"],
         }
     metrics["unigram_ppl"] = models.metrics["unigram_ppl"]
     metrics["timing"] = {"total_s": time.perf_counter() - start}
     return Result(cfg.name, cfg.to_dict(), metrics, [], arrays)
 
 
+# A user's checkpoints
+
+
+def checkpoint_groups(model: nn.Module) -> dict[str, str]:
+    """A Hugging Face model's parameter names → groups named like ours (:func:`parameter_group`): emb_in (the input
+    embedding; a tied output embedding with it), pos (other embedding tables, e.g. GPT-2's positions), layer<i> (the
+    i-th block: the first number in the name), emb_out (an untied output layer), norm (the rest: normalisation layers
+    such as the final LayerNorm) or other (anything else)."""
+    emb_in = model.get_input_embeddings().weight
+    head = model.get_output_embeddings()
+    head_name = next((n for n, m in model.named_modules() if m is head), None)
+    modules = dict(model.named_modules())
+    out = {}
+    for name, p in model.named_parameters():  # tied parameters once
+        module = name.rpartition(".")[0]
+        layer = re.search(r"\.(\d+)\.", name)
+        if p is emb_in:
+            out[name] = "emb_in"
+        elif module == head_name:
+            out[name] = "emb_out"
+        elif layer is not None:
+            out[name] = f"layer{layer[1]}"
+        elif isinstance(modules.get(module), nn.Embedding):
+            out[name] = "pos"
+        else:
+            out[name] = "norm" if "norm" in type(modules.get(module)).__name__.lower() else "other"
+    return out
+
+
+def unigram_counts(tok, words_: Sequence[str], n_tokens: int, vocab_size: int, chunk: int = 10_000
+                   ) -> tuple[np.ndarray, int]:
+    """Token counts (vocab_size,) of the first ``n_tokens`` tokens of the words joined by spaces, under a Hugging
+    Face tokenizer, tokenised ``chunk`` words at a time (no special tokens added); and the tokens counted."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    got = 0
+    for i in range(0, len(words_), chunk):
+        if got >= n_tokens:
+            break
+        text = (" " if i else "") + " ".join(words_[i : i + chunk])
+        ids = np.asarray(tok(text, add_special_tokens=False)["input_ids"], dtype=np.int64)[: n_tokens - got]
+        counts += np.bincount(ids, minlength=vocab_size)[:vocab_size]
+        got += len(ids)
+    return counts, got
+
+
+@torch.no_grad()
+def mean_nll(logits: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, vocab_size: int, batch: int = 16
+             ) -> float:
+    """Mean next-token negative log-likelihood (nats) of windows x (n, seq), a batch of windows at a time."""
+    total, n = 0.0, 0
+    for i in range(0, len(x), batch):
+        xb = x[i : i + batch]
+        lp = torch.log_softmax(logits(xb)[:, :-1, :vocab_size].double(), -1)  # (b, seq − 1, V)
+        total -= float(lp.gather(-1, xb[:, 1:, None]).sum())
+        n += xb[:, 1:].numel()
+    return total / n
+
+
+def run_dynamics_checkpoints(cfg: DynamicsConfig) -> Result:
+    """The dynamics on a user's checkpoints DIR/step<N>: the final one is loaded first (θ_T, the tokenizer, the
+    frequencies), then the others one at a time in step order; two models are in memory at most."""
+    start = time.perf_counter()
+    ckpts = checkpoint_dirs(cfg.model_dir)
+    steps = np.array([n for n, _ in ckpts])
+    seed = cfg.seeds[0]
+    lm = load_causal_lm(ckpts[-1][1])
+    tok = lm.tokenizer
+    V, d = lm.emb_out.shape
+    train, valid, _ = _wiki_splits()
+    counts, counted = unigram_counts(tok, train, cfg.count_tokens, V)
+    keep = np.flatnonzero(counts > 0)
+    keep = keep[~np.isin(keep, tok.all_special_ids) & (keep < len(tok))]
+    if d >= len(keep) // cfg.folds:
+        raise ModelDirError(f"--model {cfg.model_dir}: only {len(keep)} token types of the tokenizer occur in the "
+                            f"{counted:,} counted tokens of the training text, too few for a frequency probe on "
+                            f"d = {d} dimensions with {cfg.folds} folds (it needs d < types / folds)")
+    logf = np.log((counts[keep] + 1.0) / (counts.sum() + V))
+    shuffled = numpy_rng(seed, 13).permutation(logf)
+    x = encode_blocks(tok, " ".join(valid), cfg.text_tokens, min(cfg.seq_len, lm.max_len))
+    targets = x[:, 1:].flatten().numpy()
+    p_uni = (counts + 1.0) / (counts.sum() + V)
+
+    final = {n: p.detach() for n, p in lm.model.named_parameters()}
+    shapes = {n: tuple(p.shape) for n, p in final.items()}
+    group_of = checkpoint_groups(lm.model)
+    groups = sorted(set(group_of.values()), key=group_order)
+    K = len(ckpts)
+    r2, rho = np.zeros(K), np.zeros(K)
+    cos, rel = np.zeros((K, len(groups))), np.zeros((K, len(groups)))
+    for i in [K - 1, *range(K - 1)]:  # the final checkpoint first: every distance is to it
+        if i == K - 1:
+            model, emb = lm.model, lm.emb_out
+        else:
+            model, _ = load_lm_with_report(ckpts[i][1])
+            emb = model.get_output_embeddings().weight.detach()
+        params = {n: p.detach() for n, p in model.named_parameters()}
+        if {n: tuple(p.shape) for n, p in params.items()} != shapes or tuple(emb.shape) != (V, d):
+            raise ModelDirError(f"--model {cfg.model_dir}: the weights of {ckpts[i][1].name} do not have the final "
+                                f"checkpoint's parameter names and shapes")
+        e = emb.double().numpy()[keep]
+        fit_ = fit_encoding(e, logf, folds=cfg.folds, seed=seed)
+        r2[i], rho[i] = fit_.r2_cv, fit_.spearman_cv
+        cos[i], rel[i] = distances_to_final(params, final, group_of, groups)
+        if i == K - 1:
+            r2_shuffled = fit_encoding(e, shuffled, folds=cfg.folds, seed=seed).r2_cv
+            valid_ppl = math.exp(mean_nll(lm.logits, x, V))
+        del model, params, emb
+    summary, ahead = probe_summary(steps, r2, cos, rel)
+    name = Path(cfg.model_dir).name
+    arrays: dict[str, np.ndarray] = {"steps": steps, f"r2.{d}": r2, f"rho.{d}": rho, f"cos.{d}": cos,
+                                     f"ahead.{d}": ahead, "train_counts": counts}
+    metrics: dict[str, Any] = {
+        "subject": name, "checkpoints": [p.name for _, p in ckpts], "steps": steps.tolist(),
+        "widths": {str(d): {"variant": name, "groups": groups, "r2_final": float(r2[-1]), "r2_step0": float(r2[0]),
+                            "spearman_final": float(rho[-1]), "r2_shuffled_final": r2_shuffled, **summary,
+                            "valid_ppl": valid_ppl}},
+        "n_tokens": int(len(keep)), "counted_tokens": counted,
+        "unigram_ppl": float(np.exp(-np.log(p_uni[targets]).mean())),
+        "timing": {"total_s": time.perf_counter() - start},
+    }
+    return Result(cfg.name, cfg.to_dict(), metrics, [], arrays)
+
+
 def judge_dynamics(cfg: DynamicsConfig, m: dict[str, Any]) -> list[Claim]:
     w = m["widths"]
     early = all(v["mean_ahead_at_early"] >= AHEAD_SHARE for v in w.values())
-    words_ = "; ".join(f"d = {k}: R² {v['r2_final']:.2f} at the end (step 0: {v['r2_step0']:.2f}), ≥ "
+    ours = "subject" not in m  # else a user's checkpoints (--model DIR): one "width", the model's d
+    words_ = "; ".join(f"d = {k}: R² {v['r2_final']:.2f} at the end (step {m['steps'][0]}: {v['r2_step0']:.2f}), ≥ "
                        f"{EARLY_SHARE:.0%} of it at step {v['early_step']}, where the layers have "
                        f"{v['mean_ahead_at_early']:.0%} of their way to their final values ahead" for k, v in w.items())
     learned = all(v["valid_ppl"] < m["unigram_ppl"] for v in w.values())
@@ -833,14 +1017,16 @@ def judge_dynamics(cfg: DynamicsConfig, m: dict[str, Any]) -> list[Claim]:
                        measured="; ".join(f"d = {k}: {v['valid_ppl']:.0f} vs {m['unigram_ppl']:.0f}, probe R² "
                                           f"{v['r2_final']:.2f}" for k, v in w.items()),
                        met=learned and all(v["r2_final"] > 0 for v in w.values()),
-                       remedy="python -m tiedemb run tpe-dynamics --scale paper")
+                       remedy="python -m tiedemb run tpe-dynamics --scale paper" if ours else
+                       "checkpoints of a run that trained further")
     return [judge("C-E6", "Output embeddings capture token frequency early in training, before the parameters "
                   "converge.", f"frequency encoded in early steps, before an obvious convergence of the parameters "
-                  f"(Fig. 8, Pythia checkpoints); here: for each of three widths, the probe reaches {EARLY_SHARE:.0%}"
+                  f"(Fig. 8, Pythia checkpoints); here: for {'each of three widths' if ours else m['subject']}, the "
+                  f"probe reaches {EARLY_SHARE:.0%}"
                   f" of its final held-out R² while the layers still have, on average, at least {AHEAD_SHARE:.0%} of "
                   f"their way from initial to final values ahead (‖θ_t − θ_T‖/‖θ_0 − θ_T‖)", words_, early, pre)]
 
 
 register("tpe-dynamics", reproduces="Cho et al. (2025) Fig. 8: frequency probe on E_out over log-spaced checkpoints "
-         "beside per-layer convergence, three widths", chapter=CHAPTER, config_cls=DynamicsConfig,
-         judge=judge_dynamics, after=("tpe-models",), cost=5)(run_dynamics)
+         "beside per-layer convergence, three widths (or --model DIR of checkpoints step<N>)", chapter=CHAPTER,
+         config_cls=DynamicsConfig, judge=judge_dynamics, after=("tpe-models",), cost=5)(run_dynamics)

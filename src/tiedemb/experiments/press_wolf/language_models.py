@@ -14,22 +14,29 @@ WT + PR.
   embeddings themselves (Table 3, PW-E2).
 
 Units: the authors' TF code sums the cross-entropy over the BPTT steps and averages it over the batch; we average it
-over tokens. Their learning rate 1 and clipping norm 5 are therefore ``lr × bptt`` and ``clip / bptt`` here (the same
-updates), and their PR penalty ½‖P‖²/(6.5 · batch) becomes ‖P‖²/(2 · 6.5 · batch · bptt).
+over tokens. Their learning rate 1 and clipping norm 5 (10 for the large model) are therefore ``lr × bptt`` and
+``clip / bptt`` here (the same updates), and their PR penalty ½‖P‖²/(6.5 · batch) becomes ‖P‖²/(2 · 6.5 · batch · bptt).
+
+Sizes: ``size="small"`` is the authors' SmallConfig (Table 6: the four variants, no dropout); ``size="large"`` is
+their LargeConfig, Zaremba et al.'s large model (Table 5: untied and WT only, as the paper reports them; dropout 0.65
+on the embedding output, between the layers and on the top layer's output). ``LMConfig.paper(size="large")``, or
+``python -m tiedemb run pw-lm --scale paper --size large``; paper-scale runs checkpoint their training every
+``checkpoint_every`` steps and resume from the last checkpoint after a kill (:func:`~tiedemb.train.loop.fit`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from ...cache import checkpoint_path
 from ...claims import Claim, Precondition, identity, judge
-from ...config import ConfigError, ExperimentConfig, positive
+from ...config import ConfigError, ExperimentConfig, one_of, positive
 from ...data.corpus import SPECIALS, load_corpus
 from ...data.synthetic import CorpusSpec, generate, similarity_pairs
 from ...data.wordsim import BENCHMARKS, load_word_pairs
@@ -47,6 +54,12 @@ VARIANTS = ("untied", "tied", "pr", "tied_pr")
 """The four models of Table 6: untied, weight tying (WT), projection regularisation (PR), WT + PR."""
 
 VARIANT_NAMES = {"untied": "untied", "tied": "WT", "pr": "PR", "tied_pr": "WT + PR"}
+
+SIZES = ("small", "large")
+"""The paper's two PTB models: small (Table 6) and large (Table 5)."""
+
+SIZE_VARIANTS = {"small": VARIANTS, "large": ("untied", "tied")}
+"""The variants the paper reports for each size (Table 6: all four; Table 5: untied and WT)."""
 
 PAPER_SHAPES = {"small": (10_000, 200, 2), "large": (10_000, 1_500, 2)}
 """(vocabulary, hidden size, layers) of the paper's small (Table 6) and large (Table 5) PTB models."""
@@ -112,27 +125,40 @@ def paper_model_counts() -> dict[str, dict[str, dict[str, int]]]:
 class _LMConfig(ExperimentConfig):
     """Model and training of the four LSTM language models (fields shared by both corpora)."""
 
+    size: str = "small"  # which of the paper's models: "small" (Table 6, four variants) or "large" (Table 5, untied
+    # and WT); it chooses the variants trained and the claim, the numbers below are the recipe
     d_model: int = 64  # H = embedding size; paper: 200 (small), 1,500 (large)
     n_layers: int = 2  # paper: 2
     batch_size: int = 20  # paper: 20
     bptt: int = 20  # truncated-BPTT window; paper: 20 (small), 35 (large)
-    epochs: int = 4  # paper: 13 (small)
+    epochs: int = 4  # paper: 13 (small), 55 (large)
     lr: float = 1.0  # the TF code's learning rate (on its step-summed loss; lr × bptt on our per-token mean); paper 1
-    lr_decay: float = 0.5  # paper (small): × 0.5 per epoch ...
-    decay_start: int = 4  # ... from this epoch on (1-based); paper: 5 (after epoch 4)
-    clip: float = 5.0  # global-norm clip of the TF code's step-summed gradient (clip / bptt here); paper: 5
-    init_range: float = 0.1  # every parameter U(-r, r), P included; paper (small): 0.1
-    dropout: float = 0.0  # paper: none for the small models (0.65 for the large ones)
+    lr_decay: float = 0.5  # paper: × 0.5 (small), ÷ 1.15 (large) per epoch ...
+    decay_start: int = 4  # ... from this epoch on (1-based); paper: 5 (after epoch 4, small), 15 (after 14, large)
+    clip: float = 5.0  # global-norm clip of the TF code's step-summed gradient (clip / bptt here); paper: 5 / 10
+    init_range: float = 0.1  # every parameter U(-r, r), P included; paper: 0.1 (small), 0.04 (large)
+    dropout: float = 0.0  # paper: none (small), 0.65 (large; keep_prob 0.35 on the non-recurrent connections)
     pr_scale: float = 6.5  # the authors' code: PR penalty ½‖P‖_F² / (pr_scale · batch) on the step-summed loss
     n_pairs: int = 20_000  # random word pairs for the correlations between embeddings (Table 3)
+    checkpoint_every: int = 0  # steps between training checkpoints (0: none); paper scale: see .paper()
 
     def _validate(self) -> None:
+        one_of("size", self.size, SIZES)
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int) \
+                or self.checkpoint_every < 0:
+            raise ConfigError(f"checkpoint_every must be an integer >= 0 (0: no checkpoints), got "
+                              f"{self.checkpoint_every!r}")
         for f in ("d_model", "n_layers", "batch_size", "bptt", "epochs", "decay_start", "n_pairs"):
             positive(f, getattr(self, f), integer=True)
         for f in ("lr", "lr_decay", "clip", "init_range", "pr_scale"):
             positive(f, getattr(self, f))
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The models trained: the four of Table 6 (small), or untied and WT (large, Table 5)."""
+        return SIZE_VARIANTS[self.size]
 
     @property
     def pr_coef(self) -> float:
@@ -150,6 +176,7 @@ class LMConfig(_LMConfig):
     """The four models on real English text: Tables 5 and 6 in shape, PW-E3 and PW-E6."""
 
     name = "pw-lm"
+    sizes: ClassVar[tuple[str, ...]] = SIZES  # the paper's models offered at paper scale (CLI --size)
 
     source: str = "wikipedia"  # "wikipedia" (the sample shipped with gensim) or the path of a UTF-8 text file
     vocab_size: int = 2_000  # words, specials included; paper: PTB's 10,000
@@ -174,10 +201,15 @@ class LMConfig(_LMConfig):
         return cls(scale="quick", seeds=(0,))
 
     @classmethod
-    def paper(cls) -> LMConfig:
-        # The authors' SmallConfig (PTB, no dropout); the text is still the offline sample unless `source` is set.
-        return cls(scale="paper", seeds=(0,), vocab_size=10_000, d_model=200, epochs=13, decay_start=5,
-                   train_tokens=0, eval_tokens=0)
+    def paper(cls, size: str = "small") -> LMConfig:
+        """The authors' SmallConfig (PTB, no dropout) or, with ``size="large"``, their LargeConfig (Zaremba et al.'s
+        large model with dropout); the text is still the offline sample unless ``source`` is set."""
+        if size == "large":
+            return cls(scale="paper", seeds=(0,), size="large", vocab_size=10_000, d_model=1_500, n_layers=2,
+                       batch_size=20, bptt=35, epochs=55, lr=1.0, lr_decay=1 / 1.15, decay_start=15, clip=10.0,
+                       init_range=0.04, dropout=0.65, train_tokens=0, eval_tokens=0, checkpoint_every=100)
+        return cls(scale="paper", seeds=(0,), size=size, vocab_size=10_000, d_model=200, epochs=13, decay_start=5,
+                   train_tokens=0, eval_tokens=0, checkpoint_every=1_000)
 
 
 @dataclass(frozen=True)
@@ -225,12 +257,16 @@ class SyntheticLMConfig(_LMConfig):
 
 
 class LMTask(StreamTask):
-    """The four models stepped on the same windows (truncated BPTT, state carried), with the validation perplexity
-    after every epoch."""
+    """The config's models stepped on the same windows (truncated BPTT, state carried), with the validation
+    perplexity after every epoch.
+
+    Its state (for checkpoints) includes torch's random-number generator, which draws the dropout masks: a run resumed
+    from a checkpoint draws the masks of the uninterrupted run.
+    """
 
     def __init__(self, train: np.ndarray, valid: np.ndarray, cfg: _LMConfig) -> None:
-        super().__init__(VARIANTS, train, cfg.batch_size, cfg.bptt, cfg.epochs, valid=valid, carry_state=True)
-        self.curve: dict[str, list[float]] = {k: [] for k in VARIANTS}
+        super().__init__(cfg.variants, train, cfg.batch_size, cfg.bptt, cfg.epochs, valid=valid, carry_state=True)
+        self.curve: dict[str, list[float]] = {k: [] for k in self.names}
 
     def observe(self, model: nn.ModuleDict, step: int) -> None:
         super().observe(model, step)
@@ -240,29 +276,43 @@ class LMTask(StreamTask):
                                      perplexity(model[k], self.valid, self.batch_size, self.bptt, carry_state=True))
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "curve": self.curve}
+        return {**super().state_dict(), "curve": self.curve, "torch_rng": torch.get_rng_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.curve = {k: list(v) for k, v in state["curve"].items()}
+        torch.set_rng_state(state["torch_rng"])
+
+
+def build_models(cfg: _LMConfig, seed: int, vocab_size: int) -> nn.ModuleDict:
+    """The config's variants, each from the same seed: every variant starts from the same input embedding and LSTM."""
+    models = {}
+    for variant in cfg.variants:
+        seed_everything(seed)
+        models[variant] = build_variant(variant, vocab_size, cfg.d_model, cfg.n_layers, init_range=cfg.init_range,
+                                        dropout=cfg.dropout, pr_coef=cfg.pr_coef)
+    return nn.ModuleDict(models)
 
 
 def train_variants(cfg: _LMConfig, seed: int, vocab_size: int, train: np.ndarray, valid: np.ndarray,
-                   test: np.ndarray) -> dict[str, Any]:
-    """Train the four variants from one seed on the same windows; perplexities, curves and the embeddings."""
-    models = {}
-    for variant in VARIANTS:
-        seed_everything(seed)  # same seed: every variant starts from the same input embedding and LSTM
-        models[variant] = build_variant(variant, vocab_size, cfg.d_model, cfg.n_layers, init_range=cfg.init_range,
-                                        dropout=cfg.dropout, pr_coef=cfg.pr_coef)
-    group = nn.ModuleDict(models)
+                   test: np.ndarray, *, stop_after: int | None = None) -> dict[str, Any]:
+    """Train the config's variants from one seed on the same windows; perplexities, curves and the embeddings.
+
+    With ``cfg.checkpoint_every`` the training is checkpointed under the cache folder and resumed after a kill;
+    ``stop_after`` stops it after that many steps as if killed (:class:`~tiedemb.train.loop.Stop`, for tests).
+    """
+    group = build_models(cfg, seed, vocab_size)
+    models = dict(group.items())
     task = LMTask(train, valid, cfg)
-    stats = fit(group, task, steps=task.steps, optim=cfg.optim(task.steps_per_epoch),
-                fingerprint={"config": cfg.to_dict(), "seed": seed}, desc=f"{cfg.name} seed {seed}")
+    checkpoint = checkpoint_path(cfg, f"seed{seed}") if cfg.checkpoint_every else None
+    stats = fit(group, task, steps=task.steps, optim=cfg.optim(task.steps_per_epoch), checkpoint=checkpoint,
+                checkpoint_every=cfg.checkpoint_every, fingerprint={"config": cfg.to_dict(), "seed": seed},
+                stop_after=stop_after, desc=f"{cfg.name} seed {seed}")
+    variants = cfg.variants
     last = slice(task.steps - task.steps_per_epoch, task.steps)
     return {
         # Train perplexity as the authors' code reports it: the running average over the last training epoch.
-        "train_ppl": {k: float(np.exp(np.mean(task.losses[k][last]))) for k in VARIANTS},
+        "train_ppl": {k: float(np.exp(np.mean(task.losses[k][last]))) for k in variants},
         "valid_ppl": dict(task.valid_ppl),
         "test_ppl": {k: perplexity(m, test, cfg.batch_size, cfg.bptt, carry_state=True) for k, m in models.items()},
         "curve": {k: np.asarray(v) for k, v in task.curve.items()},
@@ -292,7 +342,7 @@ def _mean_scores(scores: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _mean_over_seeds(runs: list[dict], key: str) -> dict[str, float]:
-    return {k: float(np.mean([r[key][k] for r in runs])) for k in VARIANTS}
+    return {k: float(np.mean([r[key][k] for r in runs])) for k in runs[0]["params"]}
 
 
 def _perplexity_metrics(runs: list[dict]) -> dict[str, Any]:
@@ -303,7 +353,7 @@ def _perplexity_metrics(runs: list[dict]) -> dict[str, Any]:
         "test_ppl": _mean_over_seeds(runs, "test_ppl"),
         "params": params,
         "analytic_params": runs[0]["analytic_params"],
-        "param_saving_fraction": {k: 1 - params[k] / params["untied"] for k in VARIANTS},
+        "param_saving_fraction": {k: 1 - params[k] / params["untied"] for k in params},
         "steps": runs[0]["steps"],
         "timing": {"train_seconds": float(sum(r["train_seconds"] for r in runs)),
                    "tokens_per_s": float(np.mean([r["tokens_per_s"] for r in runs])),
@@ -312,8 +362,9 @@ def _perplexity_metrics(runs: list[dict]) -> dict[str, Any]:
 
 
 def _perplexity_arrays(runs: list[dict]) -> dict[str, np.ndarray]:
-    return {**{f"curve_{k}": np.stack([r["curve"][k] for r in runs]) for k in VARIANTS},
-            **{f"loss_{k}": np.stack([r["loss"][k] for r in runs]) for k in VARIANTS}}
+    variants = runs[0]["params"]
+    return {**{f"curve_{k}": np.stack([r["curve"][k] for r in runs]) for k in variants},
+            **{f"loss_{k}": np.stack([r["loss"][k] for r in runs]) for k in variants}}
 
 
 ROLES = ("in", "out", "tied")
@@ -350,6 +401,8 @@ def judge_lm(cfg: LMConfig, m: dict) -> list[Claim]:
                                        if ok else " — NOT all equal to the paper's sizes"), ok)
     v, t, tr = m["valid_ppl"], m["test_ppl"], m["train_ppl"]
     wt_lower = v["tied"] < v["untied"] and t["tied"] < t["untied"]
+    if cfg.size == "large":
+        return [_judge_large(m, wt_lower), e6]
     best = min(VARIANTS, key=lambda k: v[k])
     pr_train_up = tr["tied_pr"] > tr["untied"]
     overfit = v["untied"] / tr["untied"]
@@ -372,6 +425,24 @@ def judge_lm(cfg: LMConfig, m: dict) -> list[Claim]:
                f"{tr['untied']:.1f} untied vs {tr['tied_pr']:.1f} WT + PR",
                wt_lower and best == "tied_pr" and pr_train_up, precondition)
     return [e3, e6]
+
+
+def _judge_large(m: dict, wt_lower: bool) -> Claim:
+    """PW-E8: in the large model with dropout, WT lowers validation and test perplexity (Table 5)."""
+    v, t = m["valid_ppl"], m["test_ppl"]
+    (_, pv_u, pt_u), (_, pv_t, pt_t) = PAPER_TABLE5["untied"], PAPER_TABLE5["tied"]
+    precondition = Precondition(
+        text=f"the untied model learned more than word frequencies (validation perplexity below the unigram "
+             f"perplexity, {m['unigram_ppl']:.0f})",
+        measured=f"untied validation perplexity {v['untied']:.1f}",
+        met=v["untied"] < m["unigram_ppl"],
+        remedy="train the whole schedule: python -m tiedemb run pw-lm --scale paper --size large",
+    )
+    return judge("PW-E8", "In the large LSTM language model with dropout, weight tying lowers validation and test "
+                 "perplexity with fewer parameters.",
+                 f"Table 5: validation/test {pv_u}/{pt_u} untied, {pv_t}/{pt_t} WT (66M and 51M parameters)",
+                 f"validation/test {v['untied']:.1f}/{t['untied']:.1f} untied, {v['tied']:.1f}/{t['tied']:.1f} WT "
+                 f"({m['param_saving_fraction']['tied']:.0%} fewer parameters)", wt_lower, precondition)
 
 
 def _vocab_ids(vocab: tuple[str, ...]) -> dict[str, int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...experiments.bertolotti.xor import CONFIGS, dh_label, other_bodies_status, pairs_of
+from ...experiments.bertolotti.xor import CONFIGS, FINAL_FRACTION, dh_label, other_bodies_status, pairs_of
+from ...experiments.bertolotti.xor_sweep import BAYES_MARGIN, lr_curve
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure, step_axis
 
@@ -105,4 +106,73 @@ def plot_other_bodies(result: Result, ax=None) -> Figure:
     ax.set_ylabel("final distance")
     ax.set_title("Other bodies: final pair distances")
     ax.legend(fontsize=7, ncols=2)
+    return fig
+
+
+def plot_runs_with_lr(ax, step: np.ndarray, acc: np.ndarray, lr: np.ndarray, *, bayes: float, marginal: float,
+                      margin: float, title: str) -> None:
+    """Every untied run's accuracy over training (a line per seed; those that end within ``margin`` of the Bayes
+    accuracy in colour, the others grey) with the learning-rate schedule shaded behind."""
+    lr_ax = ax.twinx()
+    lr_ax.fill_between(step, 0, lr, color="#f0b27a", alpha=0.35, linewidth=0)
+    lr_ax.set_ylim(0, lr.max() * 1.05)
+    lr_ax.set_ylabel("learning rate", color="#ca6f1e", fontsize=8)
+    lr_ax.tick_params(axis="y", labelsize=7, colors="#ca6f1e")
+    lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+    lr_ax.grid(False)
+    ax.set_zorder(lr_ax.get_zorder() + 1)  # the runs above the shading
+    ax.patch.set_visible(False)
+    n_eval = max(1, int(round(FINAL_FRACTION * acc.shape[1])))
+    for run in acc:
+        reached = run[-n_eval:].mean() >= bayes - margin
+        ax.plot(step, run, lw=0.9, color=VARIANT_COLORS["untied"] if reached else "#999999",
+                alpha=0.9 if reached else 0.7)
+    ax.axhline(bayes, color="k", ls="--", lw=1)
+    ax.axhline(marginal, color="k", ls=":", lw=1)
+    ax.set_ylim(0.3, 1.0)
+    step_axis(ax)
+    ax.set_ylabel("untied accuracy")
+    ax.set_title(title, fontsize=9)
+
+
+@figure("xor-lr-sweep")
+def plot_lr_sweep(result: Result, ax=None) -> Figure:
+    """One panel per optimiser setting: each untied run's accuracy (coloured: it ends within the margin of the Bayes
+    accuracy, dashed line; grey: it does not; dotted: the marginal level) over the learning-rate schedule."""
+    m = result.metrics
+    rows = m["points"]
+    ncols = min(3, len(rows))
+    nrows = -(-len(rows) // ncols)
+    if ax is None:
+        fig, axes = new_figure((3.2 * ncols + 0.6, 2.9 * nrows), nrows, ncols, squeeze=False)
+        axes = axes.ravel()
+    else:
+        axes = np.asarray(ax).ravel()
+        fig = axes[0].figure
+    for i, row in enumerate(rows):
+        plot_runs_with_lr(axes[i], result.arrays["eval_step"], result.arrays[f"acc_untied.{i}"],
+                          result.arrays[f"lr.{i}"], bayes=m["bayes_accuracy"], marginal=m["marginal_accuracy"],
+                          margin=m["margin"], title=f"lr {row['lr']:g}, wd {row['weight_decay']:g}, T_max "
+                          f"{row['t_max']:,}: {row['n_reach']}/{row['n_runs']} reach")
+    for axis in axes[len(rows):]:
+        axis.set_visible(False)
+    fig.suptitle(f"Untied runs per optimiser setting ({result.config['scale']} scale; dashed: Bayes "
+                 f"{m['bayes_accuracy']:.3f}, dotted: marginal {m['marginal_accuracy']:.3f})", fontsize=10)
+    return fig
+
+
+@figure("xor-transformer-small")
+def plot_plateau_escapes(result: Result, ax=None) -> Figure:
+    """Each untied seed's accuracy over training with the learning-rate schedule behind it: when do runs leave the
+    marginal plateau, and at what learning rate?"""
+    fig, ax = axes_or_new(ax, (7.5, 3.2))
+    step = result.arrays["eval_step"]
+    m = result.metrics
+    acc = result.arrays["acc_untied"]
+    n_eval = max(1, int(round(FINAL_FRACTION * acc.shape[1])))
+    n_reach = int((acc[:, -n_eval:].mean(axis=1) >= m["bayes_accuracy"] - BAYES_MARGIN).sum())
+    plot_runs_with_lr(ax, step, acc, lr_curve(result.config, step), bayes=m["bayes_accuracy"],
+                      marginal=m["marginal_accuracy"], margin=BAYES_MARGIN,
+                      title=f"{result.name} ({result.config['scale']} scale): each untied seed; {n_reach} of "
+                            f"{len(acc)} end within {BAYES_MARGIN} of the Bayes accuracy (dashed)")
     return fig

@@ -16,9 +16,11 @@ VARIANT_STYLE = {"untied": ("#444444", "untied"), "tied": ("#7570b3", "WT (tied)
 @figure("pw-lm")
 @figure("pw-lm-synthetic")
 def plot_lm_curves(result: Result, ax=None) -> Figure:
-    """Validation perplexity after every epoch, for the four models (log scale; band over seeds when several)."""
+    """Validation perplexity after every epoch, for the models trained (log scale; band over seeds when several)."""
     fig, ax = axes_or_new(ax, (6.0, 3.4))
     for key, (color, label) in VARIANT_STYLE.items():
+        if f"curve_{key}" not in result.arrays:  # the large models: untied and WT only
+            continue
         runs = result.arrays[f"curve_{key}"]
         band(ax, np.arange(runs.shape[1]), runs, color=color, label=label, marker="o", ms=3)
     ax.axhline(result.metrics["unigram_ppl"], color="k", ls=":", lw=1, label="word frequencies alone (unigram)")

@@ -1,0 +1,85 @@
+"""The learning-rate sweep of the XOR main configuration (xor-lr-sweep): its configuration, its bookkeeping and its
+figure, on a two-point sweep of a few hundred steps."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tiedemb.cache import cache_path
+from tiedemb.config import ConfigError
+from tiedemb.experiments import get, run_or_load
+from tiedemb.experiments.bertolotti.xor import XorTransformerSmall, learned_threshold
+from tiedemb.experiments.bertolotti.xor_sweep import (
+    BAYES_MARGIN,
+    XorLrSweepConfig,
+    first_reaching,
+)
+
+
+def test_first_reaching_finds_the_first_step_or_minus_one():
+    steps = np.array([0, 10, 20, 30])
+    acc = np.array([[0.4, 0.6, 0.5, 0.7], [0.4, 0.4, 0.4, 0.4], [0.7, 0.7, 0.7, 0.7]])
+    assert first_reaching(steps, acc, 0.6).tolist() == [10, -1, 0]
+
+
+def test_presets_start_at_the_authors_configuration():
+    paper = XorLrSweepConfig.paper()
+    main = XorTransformerSmall.paper()
+    assert paper.points[0] == (main.lr, main.weight_decay, main.t_max)  # the authors' configuration first
+    assert (1e-3, 0.01, 1_000) in paper.points  # the authors' earlier Makefiles
+    assert len(paper.seeds) == 10 and paper.steps == 30_000
+    point = paper.point_config(paper.points[0])
+    assert point.replace(steps=main.steps, seeds=main.seeds) == main  # nothing else departs from the paper
+    quick = XorLrSweepConfig.quick()
+    assert quick.point_config(quick.points[0]) == XorTransformerSmall.quick()  # the cached quick experiment
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(lrs=(1e-3,), weight_decays=(0.1, 0.1), t_maxes=(10,)), "equal length"),
+    (dict(lrs=(), weight_decays=(), t_maxes=()), "non-empty"),
+    (dict(lrs=(1e-3, 1e-3), weight_decays=(0.1, 0.1), t_maxes=(10, 10)), "distinct"),
+    (dict(lrs=(-1.0,), weight_decays=(0.1,), t_maxes=(10,)), "lrs must be a positive number"),
+    (dict(lrs=(1e-3,), weight_decays=(0.1,), t_maxes=(0,)), "t_maxes must be a positive integer"),
+    (dict(lrs=(1e-6,), weight_decays=(0.1,), t_maxes=(10,)), "eta_min"),
+])
+def test_bad_sweeps_raise_clear_errors(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        XorLrSweepConfig.quick().replace(**changes)
+
+
+def test_two_point_sweep_counts_what_its_runs_did(tmp_cache):
+    cfg = XorLrSweepConfig.quick().replace(lrs=(1e-2, 1e-3), weight_decays=(0.1, 0.1), t_maxes=(300, 300),
+                                           steps=300, seeds=(42, 43))
+    result = run_or_load(cfg)
+    m = result.metrics
+    assert [(p["lr"], p["weight_decay"], p["t_max"]) for p in m["points"]] == list(cfg.points)
+    for i, (point, row) in enumerate(zip(cfg.points, m["points"], strict=True)):
+        # each point is the main experiment at those settings, cached under its own configuration
+        pcfg = cfg.point_config(point)
+        assert (cache_path(pcfg) / "result.json").is_file()
+        own = run_or_load(pcfg).metrics
+        final = np.asarray(own["acc"]["untied"]["per_seed"])
+        assert row["n_reach"] == int((final >= own["bayes_accuracy"] - BAYES_MARGIN).sum())
+        curves = result.arrays[f"acc_untied.{i}"]
+        assert curves.shape == (2, len(result.arrays["eval_step"]))
+        escape = first_reaching(result.arrays["eval_step"], curves, learned_threshold(own))
+        assert row["escape_step"] == escape.tolist()
+        lr = result.arrays[f"lr.{i}"]
+        assert lr[0] == pytest.approx(point[0]) and lr.min() >= cfg.point_config(point).eta_min - 1e-12
+    reliable = [i for i, r in enumerate(m["points"]) if r["n_reach"] >= 0.8 * r["n_runs"]]
+    assert m["first_reliable"] == (reliable[0] if reliable else None)
+    assert get("xor-lr-sweep").judge(cfg, m) == []
+
+
+def test_sweep_figure_has_a_panel_per_point(tmp_cache):
+    from tiedemb.plotting.bertolotti.xor import plot_lr_sweep
+
+    cfg = XorLrSweepConfig.quick().replace(lrs=(1e-2, 3e-3, 1e-3, 5e-4), weight_decays=(0.1,) * 4,
+                                           t_maxes=(100,) * 4, steps=100, seeds=(42, 43))
+    fig = plot_lr_sweep(run_or_load(cfg))
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_ylabel() == "untied accuracy"]
+    assert len(visible) == 4
+    assert all(re.search(r": [0-2]/2 reach$", ax.get_title()) for ax in visible)
