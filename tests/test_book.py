@@ -181,3 +181,18 @@ def test_diagnostic_table_puts_each_null_beside_its_divergence():
     assert 'class="text wide">tie</td>' in table._repr_html_()
     with pytest.raises(ValueError, match="shows an eqv-diagnose result"):
         diagnostic_table(Result(name="xor", config={}, metrics={}, claims=[]), "")
+
+
+def test_no_wall_time_is_glued(board):
+    """Wall times change from run to run, so a page that glued one would fail nbval on a rerun: they belong under
+    ``metrics["timing"]``, which glue skips. Checked on every quick result (read from the cache the scoreboard
+    fixture filled) by the names of the glued values."""
+    import re
+
+    from tiedemb.book import glue_values
+    from tiedemb.experiments import all_experiments, run_or_load
+
+    timing = re.compile(r"(seconds|wall|elapsed|duration|(^|[._])time([._]|$)|_s$|per_s$)", re.I)
+    offending = {e.name: keys for e in all_experiments()
+                 if (keys := [k for k in glue_values(run_or_load(e.config_cls.quick())) if timing.search(k)])}
+    assert not offending, f"glued values that look like wall times (move them under metrics['timing']): {offending}"
