@@ -184,3 +184,14 @@ def test_a_committed_configuration_other_than_the_preset_is_found_by_its_key(tmp
     assert load_committed(other) is None  # another configuration's key: not found, never mistaken for it
     (cache_path(cfg) / "result.json").unlink()  # no cache: run_or_load at paper scale falls back on the commit
     assert run_or_load(cfg).metrics == loaded.metrics
+
+
+def test_a_result_is_labelled_with_the_code_version_read_before_it_ran(tmp_cache, monkeypatch):
+    """A file changed while an experiment runs (a merge during a long run) must not label a result computed by the
+    code before the change with the code after it."""
+    import tiedemb.experiments as experiments
+
+    versions = iter(["before", "after", "after"])
+    monkeypatch.setattr(experiments, "code_version", lambda name: next(versions))
+    result = experiments.compute(TINY)
+    assert result.provenance["code_version"] == "before"

@@ -286,12 +286,17 @@ def device_description() -> str:
             f"{kernels} kernels" + (f", MKL {mkl}" if mkl else ""))
 
 
-def provenance(name: str, wall_time_s: float) -> dict[str, Any]:
-    """Versions (the code version of experiment ``name``), commit, device and wall time for a result computed now."""
+def provenance(name: str, wall_time_s: float, *, code: str | None = None, commit: str | None = None
+               ) -> dict[str, Any]:
+    """Versions (the code version of experiment ``name``), commit, device and wall time for a result computed now.
+
+    ``code`` and ``commit``: as read when the computation started (the default reads them now); a file changed while
+    an experiment runs must not label a result computed by the code before the change.
+    """
     return {
         "package_version": __version__,
-        "code_version": code_version(name),
-        "git_commit": git_commit(),
+        "code_version": code or code_version(name),
+        "git_commit": commit or git_commit(),
         "torch_version": torch.__version__,
         "device": device_description(),
         "wall_time_s": round(wall_time_s, 3),

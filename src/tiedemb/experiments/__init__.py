@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..cache import ResultMissing, StaleResultWarning, cache_path, load_cached, load_committed, produce_command
 from ..claims import Claim
 from ..config import ExperimentConfig
-from ..results import Result, code_version, provenance
+from ..results import Result, code_version, git_commit, provenance
 
 __all__ = ["Experiment", "ResultMissing", "StaleResultWarning", "UnknownExperiment", "all_experiments", "compute",
            "get", "register", "rejudge", "run_or_load"]
@@ -107,10 +107,11 @@ def compute(cfg: ExperimentConfig) -> Result:
     experiment = get(cfg.name)
     if not isinstance(cfg, experiment.config_cls):
         raise TypeError(f"{cfg.name} expects a {experiment.config_cls.__name__}, got {type(cfg).__name__}")
+    code, commit = code_version(cfg.name), git_commit()  # the code that runs: read before it runs
     start = time.perf_counter()
     result = experiment.run(cfg)
     result.claims = experiment.judge(cfg, result.metrics)
-    result.provenance = provenance(cfg.name, time.perf_counter() - start)
+    result.provenance = provenance(cfg.name, time.perf_counter() - start, code=code, commit=commit)
     return result
 
 
