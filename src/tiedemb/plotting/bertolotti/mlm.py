@@ -177,3 +177,44 @@ def plot_twin_motion(result: Result, ax=None) -> Figure:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=3, frameon=False)
     return fig
+
+
+SWEEP_PANELS = (("in", "✗ weight tying (input embeddings)"), ("out", "✗ weight tying (output embeddings)"),
+                ("tied", "✓ weight tying"))
+
+
+def sweep_point_label(row: dict) -> str:
+    """A point of mlm-twins-sweep in words: optimiser, lr, weight decay, initial σ, steps, twins' rank, swap."""
+    opt = "AdamW" if row["optimizer"] == "adamw" else "SGD"
+    wd = f", wd {row['weight_decay']:g}" if row["optimizer"] == "adamw" else ""
+    rank = "top words" if row["twin_rank"] == 0 else f"ranks {row['twin_rank'] + 1}+"
+    dh = "✓DH" if row["swap"] == 0.5 else f"swap {row['swap']:g}"
+    return f"{opt} lr {row['lr']:g}{wd}, σ {row['init_std']:g}, {row['steps']:,} steps, {rank}, {dh}"
+
+
+@figure("mlm-twins-sweep")
+def plot_twin_sweep(result: Result, ax=None) -> Figure:
+    """The twin/random distance ratio at every point of the sweep, one panel per embedding: each seed (dots) and
+    their mean (bar); the dashed line is the "close" criterion, the solid line 1 (no closer than random pairs).
+
+    Args:
+        ax: None, or 3 axes to draw into.
+    """
+    rows = result.metrics["points"]
+    fig, axes = _panels(ax, 1, 3, (10.5, 0.9 + 0.42 * len(rows)), sharey=True)
+    y = np.arange(len(rows))[::-1]
+    cheapest = result.metrics["cheapest_close"]
+    for col, (e, title) in enumerate(SWEEP_PANELS):
+        a = axes[0, col]
+        for yi, (i, row) in zip(y, enumerate(rows), strict=True):
+            seeds = np.asarray(row["ratio"][e], dtype=float)
+            color = TWIN_COLOR if row["swap"] == 0.5 else "#d95f02"
+            a.barh(yi, np.nanmean(seeds), color=color, alpha=0.25 if i != cheapest else 0.6, height=0.7)
+            a.scatter(seeds, np.full(len(seeds), yi), s=12, color=color, zorder=3)
+        a.axvline(1.0, color="k", lw=0.8)
+        a.axvline(result.metrics["close"], color="k", lw=0.8, ls="--")
+        a.set_title(title, fontsize=9)
+        a.set_xlabel("twin / random-pair distance")
+        a.set_xlim(left=0)
+    axes[0, 0].set_yticks(y, [sweep_point_label(r) for r in rows], fontsize=8)
+    return fig
