@@ -77,6 +77,10 @@ def test_point_metrics_ratio_and_criterion():
     assert m["plateau"] is False
     a["untied_twin_in"][1, -1] = 1.0
     assert point_metrics(a, 1.0)["close"] is True and 0.25 <= CLOSE
+    a["tied_twin_in"][0, -1] = np.nan  # seed 0 of the tied model diverged
+    m = point_metrics(a, 1.0)
+    assert m["ratio"]["tied"] == [None, 0.25] and m["ratio_mean"]["tied"] == 0.25
+    assert m["diverged"] == 1 and m["close"] is False
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +119,12 @@ def test_sweep_bookkeeping(tiny_sweep):
 
 
 def test_sweep_figure(tiny_sweep):
-    from tiedemb.plotting.bertolotti.mlm import plot_twin_sweep, sweep_point_label
+    from tiedemb.experiments.bertolotti.mlm_sweep import point_label
+    from tiedemb.plotting.bertolotti.mlm import plot_twin_sweep
 
     _, result, _, _ = tiny_sweep
     fig = plot_twin_sweep(result)
     assert len(fig.axes) == 3
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert labels == [sweep_point_label(r) for r in result.metrics["points"]]
+    assert labels == [point_label(r) for r in result.metrics["points"]]
     assert "SGD lr 0.5, σ 0.05, 4 steps, ranks 6+, swap 0.1" in labels

@@ -185,24 +185,41 @@ def run_point(cfg: MLMTwinPointConfig) -> Result:
     return Result(cfg.name, cfg.to_dict(), point_metrics(out, seconds), [], out)
 
 
+def _finite(values: np.ndarray) -> list[float | None]:
+    """A list of floats with ``None`` where a run diverged (NaN or infinite)."""
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
 def point_metrics(arrays: dict[str, np.ndarray], train_seconds: float) -> dict:
     """Per embedding and seed: final mean twin distance, random-pair distance and their ratio; per model and seed:
-    final validation accuracy and loss, and the relative validation-loss drop over the last :data:`LAST_PART`."""
+    final validation accuracy and loss, and the relative validation-loss drop over the last :data:`LAST_PART`.
+
+    A seed whose training diverged (non-finite numbers) gets ``None`` and is counted in ``diverged``; means are over
+    the other seeds; a point with a diverged seed is never "close"."""
     steps = arrays["step"]
     first = min(int(np.searchsorted(steps, (1 - LAST_PART) * steps[-1])), len(steps) - 2)
     m: dict = {"ratio": {}, "twin": {}, "rand": {}}
     for e, (model, role) in EMBEDDINGS.items():
         twin = arrays[f"{model}_twin_{role}"][:, -1].mean(axis=1)  # (seeds,)
         rand = arrays[f"{model}_rand_{role}"][:, -1].mean(axis=1)
-        m["twin"][e], m["rand"][e], m["ratio"][e] = twin.tolist(), rand.tolist(), (twin / rand).tolist()
-    m["ratio_mean"] = {e: float(np.mean(v)) for e, v in m["ratio"].items()}
-    m["ratio_max"] = {e: float(np.max(v)) for e, v in m["ratio"].items()}
-    m["valid_acc"] = {k: arrays[f"{k}_valid_acc"][:, -1].tolist() for k in MODELS}
-    m["valid_loss"] = {k: arrays[f"{k}_valid_loss"][:, -1].tolist() for k in MODELS}
-    m["loss_drop"] = {k: ((arrays[f"{k}_valid_loss"][:, first] - arrays[f"{k}_valid_loss"][:, -1])
-                          / arrays[f"{k}_valid_loss"][:, first]).tolist() for k in MODELS}
-    m["plateau"] = bool(all(d < PLATEAU for k in MODELS for d in m["loss_drop"][k]))
-    m["close"] = bool(m["ratio_max"]["in"] <= CLOSE and m["ratio_max"]["tied"] <= CLOSE)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = twin / rand
+        m["twin"][e], m["rand"][e], m["ratio"][e] = _finite(twin), _finite(rand), _finite(ratio)
+    m["ratio_mean"] = {e: _mean(v) for e, v in m["ratio"].items()}
+    m["valid_acc"] = {k: _finite(arrays[f"{k}_valid_acc"][:, -1]) for k in MODELS}
+    m["valid_loss"] = {k: _finite(arrays[f"{k}_valid_loss"][:, -1]) for k in MODELS}
+    loss = {k: arrays[f"{k}_valid_loss"] for k in MODELS}
+    with np.errstate(invalid="ignore"):
+        m["loss_drop"] = {k: _finite((v[:, first] - v[:, -1]) / v[:, first]) for k, v in loss.items()}
+    n_seeds = len(arrays["untied_valid_loss"])
+    m["diverged"] = sum(any(m["ratio"][e][i] is None for e in EMBEDDINGS) for i in range(n_seeds))
+    m["plateau"] = bool(all(d is not None and d < PLATEAU for k in MODELS for d in m["loss_drop"][k]))
+    m["close"] = bool(not m["diverged"] and all(r <= CLOSE for e in ("in", "tied") for r in m["ratio"][e]))
     m["timing"] = {"train_seconds": train_seconds}  # varies between runs: never glued
     return m
 
@@ -252,9 +269,37 @@ class MLMTwinsSweepConfig(ExperimentConfig):
 
 
 QUICK_POINTS: tuple[tuple, ...] = (
-    ("adamw", 1e-2, 0.1, 0.05, 1000, 0, 0.5),
+    ("adamw", 1e-2, 0.1, 0.05, 600, 0, 0.5),  # the optimiser of mlm-twins' quick run, on the small model
+    ("adamw", 1e-2, 1.0, 0.05, 600, 0, 0.5),  # ten times the weight decay: every gap shrinks ten times faster
+    ("sgd", 1.0, 0.0, 0.05, 600, 0, 0.5),  # plain SGD: steps proportional to the gradient, no weight decay
 )
-PAPER_POINTS: tuple[tuple, ...] = QUICK_POINTS
+"""The quick sweep: three points, three seeds, 600 steps (about two minutes of one core). Each asks whether one
+ingredient, changed alone from mlm-twins' optimiser settings, brings the twins together."""
+
+
+def _paper_points() -> tuple[tuple, ...]:
+    grid = [("adamw", lr, wd, sigma, 1000, 0, 0.5) for lr in (1e-3, 3e-3, 1e-2) for wd in (0.01, 0.1, 1.0)
+            for sigma in (0.05, 0.3)]
+    grid += [("sgd", lr, 0.0, sigma, 1000, 0, 0.5) for lr in (0.3, 1.0) for sigma in (0.001, 0.05, 0.3)]
+    grid += [("adamw", 1e-2, 0.1, 0.05, steps, 0, 0.5) for steps in (3000, 10_000)]  # longer training
+    grid += [("adamw", 1e-3, 0.1, 0.05, 10_000, 0, 0.5)]  # a lower peak, trained ten times longer
+    grid += [("adamw", 1e-2, 0.1, 0.05, 1000, 200, 0.5), ("sgd", 1.0, 0.0, 0.05, 1000, 200, 0.5)]  # mid-frequency
+    grid += [("adamw", 1e-2, 0.1, 0.05, 1000, 0, 0.1)]  # ✗DH twins beside the ✓DH ones
+    return (*QUICK_POINTS, *grid)
+
+
+PAPER_POINTS: tuple[tuple, ...] = _paper_points()
+"""The full sweep (``--scale paper``): AdamW over peak lr × weight decay × initial σ at 1,000 steps; SGD over lr ×
+σ; longer training; mid-frequency twins (ranks 201–250); ✗DH twins; each point three seeds (hours on one core)."""
+
+
+def point_label(row: dict) -> str:
+    """A point of the sweep in words: optimiser, lr, weight decay, initial σ, steps, twins' rank, swap."""
+    opt = "AdamW" if row["optimizer"] == "adamw" else "SGD"
+    wd = f", wd {row['weight_decay']:g}" if row["optimizer"] == "adamw" else ""
+    rank = "top words" if row["twin_rank"] == 0 else f"ranks {row['twin_rank'] + 1}+"
+    dh = "✓DH" if row["swap"] == 0.5 else f"swap {row['swap']:g}"
+    return f"{opt} lr {row['lr']:g}{wd}, σ {row['init_std']:g}, {row['steps']:,} steps, {rank}, {dh}"
 
 
 def run_sweep(cfg: MLMTwinsSweepConfig) -> Result:
@@ -266,8 +311,8 @@ def run_sweep(cfg: MLMTwinsSweepConfig) -> Result:
     for i, point in enumerate(cfg.points):
         r = run_or_load(cfg.point_config(point), compute_missing=True)
         rows.append({**dict(zip(POINT_FIELDS, point, strict=True)),
-                     **{k: r.metrics[k] for k in ("ratio", "ratio_mean", "ratio_max", "twin", "rand", "valid_acc",
-                                                  "loss_drop", "plateau", "close")}})
+                     **{k: r.metrics[k] for k in ("ratio", "ratio_mean", "twin", "rand", "valid_acc", "loss_drop",
+                                                  "diverged", "plateau", "close")}})
         for e, (model, role) in EMBEDDINGS.items():  # mean over pairs along training, (seeds, evaluations)
             for kind in ("twin", "rand"):
                 arrays[f"{kind}_{e}.{i}"] = r.arrays[f"{model}_{kind}_{role}"].mean(axis=2)

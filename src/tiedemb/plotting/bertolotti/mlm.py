@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure
 
@@ -183,15 +184,6 @@ SWEEP_PANELS = (("in", "✗ weight tying (input embeddings)"), ("out", "✗ weig
                 ("tied", "✓ weight tying"))
 
 
-def sweep_point_label(row: dict) -> str:
-    """A point of mlm-twins-sweep in words: optimiser, lr, weight decay, initial σ, steps, twins' rank, swap."""
-    opt = "AdamW" if row["optimizer"] == "adamw" else "SGD"
-    wd = f", wd {row['weight_decay']:g}" if row["optimizer"] == "adamw" else ""
-    rank = "top words" if row["twin_rank"] == 0 else f"ranks {row['twin_rank'] + 1}+"
-    dh = "✓DH" if row["swap"] == 0.5 else f"swap {row['swap']:g}"
-    return f"{opt} lr {row['lr']:g}{wd}, σ {row['init_std']:g}, {row['steps']:,} steps, {rank}, {dh}"
-
-
 @figure("mlm-twins-sweep")
 def plot_twin_sweep(result: Result, ax=None) -> Figure:
     """The twin/random distance ratio at every point of the sweep, one panel per embedding: each seed (dots) and
@@ -207,14 +199,18 @@ def plot_twin_sweep(result: Result, ax=None) -> Figure:
     for col, (e, title) in enumerate(SWEEP_PANELS):
         a = axes[0, col]
         for yi, (i, row) in zip(y, enumerate(rows), strict=True):
-            seeds = np.asarray(row["ratio"][e], dtype=float)
+            seeds = np.array([np.nan if r is None else r for r in row["ratio"][e]])  # None: the seed diverged
             color = TWIN_COLOR if row["swap"] == 0.5 else "#d95f02"
-            a.barh(yi, np.nanmean(seeds), color=color, alpha=0.25 if i != cheapest else 0.6, height=0.7)
+            if row["ratio_mean"][e] is not None:
+                a.barh(yi, row["ratio_mean"][e], color=color, alpha=0.25 if i != cheapest else 0.6, height=0.7)
             a.scatter(seeds, np.full(len(seeds), yi), s=12, color=color, zorder=3)
+            if row["diverged"]:
+                a.annotate(f"{row['diverged']} diverged", (0, yi), xytext=(2, 0), textcoords="offset points",
+                           va="center", fontsize=7)
         a.axvline(1.0, color="k", lw=0.8)
         a.axvline(result.metrics["close"], color="k", lw=0.8, ls="--")
         a.set_title(title, fontsize=9)
         a.set_xlabel("twin / random-pair distance")
         a.set_xlim(left=0)
-    axes[0, 0].set_yticks(y, [sweep_point_label(r) for r in rows], fontsize=8)
+    axes[0, 0].set_yticks(y, [point_label(r) for r in rows], fontsize=8)
     return fig
