@@ -128,3 +128,17 @@ def test_sweep_figure(tiny_sweep):
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == [point_label(r) for r in result.metrics["points"]]
     assert "SGD lr 0.5, σ 0.05, 4 steps, ranks 6+, swap 0.1" in labels
+
+
+def test_sweep_prose_follows_the_numbers(tiny_sweep):
+    from tiedemb.book import prose_text
+
+    _, result, _, _ = tiny_sweep
+    t = prose_text(result)
+    rows = result.metrics["points"]
+    assert t["sweep_n_seeds"] == "3" and t["sweep_points"].count(";") >= len(rows) - 1
+    assert t["sweep_outcome"].startswith("no point") == (result.metrics["cheapest_close"] is None)
+    dh = [r for r in rows if r["swap"] == 0.5 and r["ratio_mean"]["in"] is not None]
+    assert t["sweep_range_in"].startswith(f"{min(r['ratio_mean']['in'] for r in dh):.2f}")
+    rows[0]["close"], result.metrics["cheapest_close"] = True, 0  # a close point is named
+    assert "AdamW lr 0.01, wd 0.1" in prose_text(result)["sweep_outcome"]
