@@ -98,6 +98,8 @@ def tiny_sweep(tmp_path_factory):
         mp.setattr(MLMTwinPointConfig, "quick", classmethod(lambda cls: tiny))
         cfg = MLMTwinsSweepConfig.quick().replace(points=points, seeds=(0, 1, 2))
         result = run_or_load(cfg)
+        again = run_or_load(cfg)  # from the cache (a stale or mismatched entry would warn, and warnings fail)
+        assert again.provenance == result.provenance
         yield cfg, result, [run_or_load(cfg.point_config(p)) for p in points], [cache_path(cfg.point_config(p))
                                                                                   for p in points]
 

@@ -191,8 +191,10 @@ def mlm_twins_sweep_prose(result: Result) -> dict[str, str]:
         text = ", ".join("diverged" if r["ratio_mean"][e] is None else f"{r['ratio_mean'][e]:.2f}" for e in EMBEDDINGS)
         a = acc(r)
         text += f" (accuracy untied {a:.3f}" if a is not None else " (diverged"
-        if r["diverged"]:
-            text += f"; {r['diverged']} of {len(cfg['seeds'])} seeds diverged"
+        for model, embs in (("untied", ("in", "out")), ("tied", ("tied",))):
+            n = max(sum(x is None for x in r["ratio"][e]) for e in embs)
+            if n:
+                text += f"; the {model} model diverged in {n} of {len(cfg['seeds'])} seeds"
         return text + ")"
 
     t = {"sweep_n_points": str(len(rows)), "sweep_n_seeds": str(len(cfg["seeds"])), "sweep_close": f"{m['close']:g}"}

@@ -257,6 +257,11 @@ class MLMTwinsSweepConfig(ExperimentConfig):
         for p in pts:  # each point must be a valid point configuration
             self.point_config(p)
 
+    def to_dict(self) -> dict:
+        """As :meth:`ExperimentConfig.to_dict`, each point a list (as JSON stores it, so a stored config compares
+        equal)."""
+        return {**super().to_dict(), "points": [list(p) for p in self.points]}
+
     def point_config(self, point: tuple) -> MLMTwinPointConfig:
         """The point configuration at this scale with the point's settings and the sweep's seeds."""
         return MLMTwinPointConfig.for_scale(self.scale).replace(**dict(zip(POINT_FIELDS, point, strict=True)),

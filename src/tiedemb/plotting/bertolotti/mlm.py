@@ -204,9 +204,9 @@ def plot_twin_sweep(result: Result, ax=None) -> Figure:
             if row["ratio_mean"][e] is not None:
                 a.barh(yi, row["ratio_mean"][e], color=color, alpha=0.25 if i != cheapest else 0.6, height=0.7)
             a.scatter(seeds, np.full(len(seeds), yi), s=12, color=color, zorder=3)
-            if row["diverged"]:
-                a.annotate(f"{row['diverged']} diverged", (0, yi), xytext=(2, 0), textcoords="offset points",
-                           va="center", fontsize=7)
+            if np.isnan(seeds).any():
+                a.annotate(f"{int(np.isnan(seeds).sum())} of {len(seeds)} seeds diverged", (0, yi), xytext=(2, 0),
+                           textcoords="offset points", va="center", fontsize=7)
         a.axvline(1.0, color="k", lw=0.8)
         a.axvline(result.metrics["close"], color="k", lw=0.8, ls="--")
         a.set_title(title, fontsize=9)
