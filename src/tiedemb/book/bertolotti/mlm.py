@@ -21,6 +21,7 @@ from ...experiments.bertolotti.mlm import (
     MLMTwinsConfig,
     loss_drop,
 )
+from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
 from .. import measured_speed, prose
 
@@ -164,4 +165,60 @@ def _motion_words(m: dict) -> dict[str, str]:
         if pulls["tied"] < min(pulls["in"], pulls["out"]) else
         "gave the tied twins no stronger pull together than both untied matrices, against what B-L3 leads one to "
         "expect of ✓DH pairs")
+    return t
+
+
+def _spread(values: list[float]) -> str:
+    """``0.94`` or ``0.94 to 1.02``, for the range of a ratio over points."""
+    lo, hi = min(values), max(values)
+    return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
+
+
+@prose("mlm-twins-sweep")
+def mlm_twins_sweep_prose(result: Result) -> dict[str, str]:
+    """Words and rounded numbers of the chapter's sweep section: each point's ratios and accuracy, the range of
+    each embedding's ratio over the points, where the output-side ratio is lowest, and which point (if any) brings the
+    ✓DH twins close."""
+    m, cfg = result.metrics, result.config
+    rows = m["points"]
+    dh = [r for r in rows if r["swap"] == 0.5 and r["ratio_mean"]["out"] is not None]
+
+    def acc(r: dict) -> float | None:
+        kept = [a for a in r["valid_acc"]["untied"] if a is not None]
+        return sum(kept) / len(kept) if kept else None
+
+    def ratios(r: dict) -> str:
+        text = ", ".join("diverged" if r["ratio_mean"][e] is None else f"{r['ratio_mean'][e]:.2f}" for e in EMBEDDINGS)
+        a = acc(r)
+        text += f" (accuracy untied {a:.3f}" if a is not None else " (diverged"
+        for model, embs in (("untied", ("in", "out")), ("tied", ("tied",))):
+            n = max(sum(x is None for x in r["ratio"][e]) for e in embs)
+            if n:
+                text += f"; the {model} model diverged in {n} of {len(cfg['seeds'])} seeds"
+        return text + ")"
+
+    t = {"sweep_n_points": str(len(rows)), "sweep_n_seeds": str(len(cfg["seeds"])), "sweep_close": f"{m['close']:g}"}
+    t["sweep_points"] = "; ".join(f"{point_label(r)}: {ratios(r)}" for r in rows)
+    for e in EMBEDDINGS:
+        t[f"sweep_range_{e}"] = _spread([r["ratio_mean"][e] for r in dh]) if dh else "nothing (every point diverged)"
+    if dh:
+        low = min(dh, key=lambda r: r["ratio_mean"]["out"])
+        best = max(dh, key=acc)
+        t["sweep_lowest_out"] = (f"{point_label(low)} (untied output {low['ratio_mean']['out']:.2f}, tied "
+                                 f"{low['ratio_mean']['tied']:.2f}), where the untied model's masked-token accuracy "
+                                 f"is {acc(low):.3f}")
+        t["sweep_best_acc"] = f"{point_label(best)} ({acc(best):.3f})"
+        t["sweep_lowest_is_best"] = (
+            "the same point" if low is best else
+            "another point: the twins' output rows come closest where the model learns least" if acc(low) < acc(best)
+            else "another point")
+    else:
+        t["sweep_lowest_out"] = t["sweep_best_acc"] = "no point (every point diverged)"
+        t["sweep_lowest_is_best"] = "none"
+    i = m["cheapest_close"]
+    t["sweep_outcome"] = (
+        f"the cheapest point that brings the ✓DH twins within {m['close']:g} of the random pairs' distance in the "
+        f"untied input and the tied matrix, in every seed, is {point_label(rows[i])}" if i is not None else
+        f"no point brings the ✓DH twins within {m['close']:g} of the random pairs' distance in both the untied input "
+        f"and the tied matrix in every seed")
     return t

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure
 
@@ -176,4 +177,40 @@ def plot_twin_motion(result: Result, ax=None) -> Figure:
             ax.set_ylabel("distance change since step 0")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+SWEEP_PANELS = (("in", "✗ weight tying (input embeddings)"), ("out", "✗ weight tying (output embeddings)"),
+                ("tied", "✓ weight tying"))
+
+
+@figure("mlm-twins-sweep")
+def plot_twin_sweep(result: Result, ax=None) -> Figure:
+    """The twin/random distance ratio at every point of the sweep, one panel per embedding: each seed (dots) and
+    their mean (bar); the dashed line is the "close" criterion, the solid line 1 (no closer than random pairs).
+
+    Args:
+        ax: None, or 3 axes to draw into.
+    """
+    rows = result.metrics["points"]
+    fig, axes = _panels(ax, 1, 3, (10.5, 0.9 + 0.42 * len(rows)), sharey=True)
+    y = np.arange(len(rows))[::-1]
+    cheapest = result.metrics["cheapest_close"]
+    for col, (e, title) in enumerate(SWEEP_PANELS):
+        a = axes[0, col]
+        for yi, (i, row) in zip(y, enumerate(rows), strict=True):
+            seeds = np.array([np.nan if r is None else r for r in row["ratio"][e]])  # None: the seed diverged
+            color = TWIN_COLOR if row["swap"] == 0.5 else "#d95f02"
+            if row["ratio_mean"][e] is not None:
+                a.barh(yi, row["ratio_mean"][e], color=color, alpha=0.25 if i != cheapest else 0.6, height=0.7)
+            a.scatter(seeds, np.full(len(seeds), yi), s=12, color=color, zorder=3)
+            if np.isnan(seeds).any():
+                a.annotate(f"{int(np.isnan(seeds).sum())} of {len(seeds)} seeds diverged", (0, yi), xytext=(2, 0),
+                           textcoords="offset points", va="center", fontsize=7)
+        a.axvline(1.0, color="k", lw=0.8)
+        a.axvline(result.metrics["close"], color="k", lw=0.8, ls="--")
+        a.set_title(title, fontsize=9)
+        a.set_xlabel("twin / random-pair distance")
+        a.set_xlim(left=0)
+    axes[0, 0].set_yticks(y, [point_label(r) for r in rows], fontsize=8)
     return fig
