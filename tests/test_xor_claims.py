@@ -193,6 +193,8 @@ def test_chapter_glues_only_values_the_results_provide(small):
     keys = {f"{name}.{k}" for name, r in results.items() for k in glue_values(r)}
     paper = run_or_load(XorTransformerSmall.paper())
     keys |= {f"xor-paper.{k}" for k in glue_values(paper, provenance=True)}
+    sweep = run_or_load(XorLrSweepConfig.paper())
+    keys |= {f"xor-sweep-paper.{k}" for k in glue_values(sweep, provenance=True)}
     text = (ROOT / "book/bertolotti/xor.ipynb").read_text()
     used = set(re.findall(r"\{glue:text\}`([^`:]+)", text))
     assert used, "the chapter glues nothing"

@@ -83,3 +83,18 @@ def test_sweep_figure_has_a_panel_per_point(tmp_cache):
     visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_ylabel() == "untied accuracy"]
     assert len(visible) == 4
     assert all(re.search(r": [0-2]/2 reach$", ax.get_title()) for ax in visible)
+
+
+def test_the_trend_in_words_follows_the_counts():
+    from tiedemb.book.bertolotti.xor import reach_trend
+
+    def row(lr, n, wd=0.1):
+        return dict(lr=lr, weight_decay=wd, t_max=10, n_reach=n, n_runs=10)
+
+    assert reach_trend([row(1e-3, 0), row(1e-2, 4), row(3e-3, 2)]).startswith("grows")
+    assert reach_trend([row(1e-3, 4), row(3e-3, 2)]).startswith("shrinks")
+    assert reach_trend([row(1e-3, 1), row(3e-3, 1)]).startswith("does not change")
+    words = reach_trend([row(5e-4, 1), row(1e-3, 0, wd=0.01), row(2e-3, 3), row(5e-3, 0)])
+    assert words.startswith("is not monotone") and "lr 0.002 (3 of 10" in words
+    assert "lr 0.001" not in words  # another weight decay: not part of the learning-rate trend
+    assert reach_trend([row(1e-3, 0)]).startswith("cannot be told")

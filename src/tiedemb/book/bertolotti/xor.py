@@ -124,4 +124,27 @@ def sweep_prose(result: Result) -> dict[str, str]:
         "first_n_escaped": f"{authors['n_escaped']} of {authors['n_runs']}",
         "first_escape_lrs": ", ".join(f"{lr:.1e}" for lr in sorted(escapes)) or "none",
         "n_points": str(len(rows)),
+        "trend": reach_trend(rows),
     }
+
+
+def reach_trend(rows: list[dict]) -> str:
+    """How the number of runs that reach the Bayes level changes with the peak learning rate, over the points that
+    keep the first point's weight decay and T_max, in words."""
+    same = sorted((r for r in rows if (r["weight_decay"], r["t_max"]) == (rows[0]["weight_decay"], rows[0]["t_max"])),
+                  key=lambda r: r["lr"])
+    n = [r["n_reach"] for r in same]
+    if len(n) < 2:
+        return "cannot be told from a single point"
+    rises = all(b >= a for a, b in zip(n, n[1:], strict=False))
+    falls = all(b <= a for a, b in zip(n, n[1:], strict=False))
+    if rises and falls:
+        return f"does not change with the peak learning rate ({n[0]} of {same[0]['n_runs']} at every peak)"
+    if rises:
+        return f"grows with the peak learning rate (from {n[0]} to {n[-1]} of {same[0]['n_runs']})"
+    if falls:
+        return f"shrinks as the peak learning rate grows (from {n[0]} to {n[-1]} of {same[0]['n_runs']})"
+    counts = ", ".join(f"lr {r['lr']:g}: {r['n_reach']}" for r in same)
+    best = max(range(len(n)), key=lambda i: n[i])
+    return (f"is not monotone in the peak learning rate: the most at lr {same[best]['lr']:g} ({n[best]} of "
+            f"{same[best]['n_runs']}; {counts})")
