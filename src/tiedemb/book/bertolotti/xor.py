@@ -121,8 +121,8 @@ def sweep_prose(result: Result) -> dict[str, str]:
         "departure": "none of the settings tried" if first is None else
         f"{_point_words(rows[first])}, where {rows[first]['n_reach']} of {rows[first]['n_runs']} runs reach it",
         "first_n_reach": f"{authors['n_reach']} of {authors['n_runs']}",
-        "first_n_escaped": f"{authors['n_escaped']} of {authors['n_runs']}",
-        "first_escape_lrs": ", ".join(f"{lr:.1e}" for lr in sorted(escapes)) or "none",
+        "first_exits": f"none of {authors['n_runs']}" if not escapes else
+        f"{len(escapes)} of {authors['n_runs']}, at learning rates {', '.join(f'{lr:.1e}' for lr in sorted(escapes))}",
         "n_points": str(len(rows)),
         "trend": reach_trend(rows),
     }
