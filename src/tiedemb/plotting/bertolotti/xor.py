@@ -141,10 +141,10 @@ def plot_lr_sweep(result: Result, ax=None) -> Figure:
     accuracy, dashed line; grey: it does not; dotted: the marginal level) over the learning-rate schedule."""
     m = result.metrics
     rows = m["points"]
-    ncols = min(3, len(rows))
+    ncols = min(2, len(rows))  # two panels a row: legible at the book's text width
     nrows = -(-len(rows) // ncols)
     if ax is None:
-        fig, axes = new_figure((3.2 * ncols + 0.6, 2.9 * nrows), nrows, ncols, squeeze=False)
+        fig, axes = new_figure((4.2 * ncols + 0.6, 3.0 * nrows), nrows, ncols, squeeze=False)
         axes = axes.ravel()
     else:
         axes = np.asarray(ax).ravel()
