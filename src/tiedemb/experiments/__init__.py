@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..cache import ResultMissing, StaleResultWarning, cache_path, load_cached, load_committed, produce_command
 from ..claims import Claim
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, num_threads
 from ..results import Result, code_version, git_commit, provenance
 
 __all__ = ["Experiment", "ResultMissing", "StaleResultWarning", "UnknownExperiment", "all_experiments", "compute",
@@ -109,6 +109,11 @@ def compute(cfg: ExperimentConfig) -> Result:
     if not isinstance(cfg, experiment.config_cls):
         raise TypeError(f"{cfg.name} expects a {experiment.config_cls.__name__}, got {type(cfg).__name__}")
     code, commit = code_version(cfg.name), git_commit()  # the code that runs: read before it runs
+    import torch
+
+    # The same number of torch threads for every computation, wherever it runs (a worker of `run --all`, a notebook,
+    # a test): summation orders, hence the last bits of float32 results, depend on it.
+    torch.set_num_threads(num_threads())
     start = time.perf_counter()
     result = experiment.run(cfg)
     result.claims = experiment.judge(cfg, result.metrics)
