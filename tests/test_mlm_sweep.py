@@ -144,3 +144,9 @@ def test_sweep_prose_follows_the_numbers(tiny_sweep):
     assert t["sweep_range_in"].startswith(f"{min(r['ratio_mean']['in'] for r in dh):.2f}")
     rows[0]["close"], result.metrics["cheapest_close"] = True, 0  # a close point is named
     assert "AdamW lr 0.01, wd 0.1" in prose_text(result)["sweep_outcome"]
+
+
+def test_the_point_preset_is_the_quick_sweep_s_first_point():
+    """`run --all` computes both experiments: the point's own quick run must be one the sweep reads, not extra work."""
+    sweep = MLMTwinsSweepConfig.quick()
+    assert sweep.point_config(sweep.points[0]) == MLMTwinPointConfig.quick()
