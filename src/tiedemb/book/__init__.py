@@ -169,8 +169,8 @@ table.data-table{border-collapse:collapse;font-size:0.88em;margin:0.5em 0 1em}
 table.data-table th,table.data-table td{padding:0.25em 0.5em;border-bottom:1px solid #d0d7de;white-space:nowrap}
 table.data-table th{background:#f6f8fa;text-align:right}
 table.data-table td.num{text-align:right;font-variant-numeric:tabular-nums}
-table.data-table th.text,table.data-table td.text{text-align:left;white-space:normal;min-width:6em}
-table.data-table td.wide{min-width:14em}
+table.data-table th.text,table.data-table td.text{text-align:left;white-space:normal;min-width:4.5em}
+table.data-table td.wide{min-width:9em}
 </style>"""
 """The style of every HTML table the book's objects render (claims tables, data tables)."""
 
