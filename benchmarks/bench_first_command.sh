@@ -31,7 +31,7 @@ echo "dev.sh book: $(fmt "$book"); dev.sh test: $(fmt "$test"); logs in $WORK; r
 if [ "${WITH_CI:-0}" = 1 ]; then  # a cold CI run as well: another fresh clone, nothing installed or cached
   git clone -q "$ROOT" "$WORK/ci-clone"
   start=$(date +%s); (cd "$WORK/ci-clone" && CI=true bash .ci/run > "$WORK/ci.log" 2>&1); ci=$(( $(date +%s) - start ))
-  phases=$(grep -o '^==> \[[0-9]* min [0-9]* s\] [a-z ,/()-]*' "$WORK/ci.log" | sed 's/^==> //' | paste -sd ';' -)
+  phases=$(grep '^==> \[' "$WORK/ci.log" | sed -E 's/^==> \[([0-9]+ min [0-9]+ s)\] ([^(:]*).*/\1: \2/; s/ +$//' | paste -sd ';' -)
   printf '\nA cold `CI=true bash .ci/run` from a clean clone of %s on %s (%s): %s. Phases (time since the start): %s\n' \
     "$commit" "$(date -u +%F)" "$machine" "$(fmt "$ci")" "$phases" >> "$table"
   echo "cold .ci/run: $(fmt "$ci"); log in $WORK/ci.log"
