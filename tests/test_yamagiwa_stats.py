@@ -136,3 +136,15 @@ def test_ols_and_cv():
     assert frequency_filter(np.array([1, 10, 100, 1000]), 10, 100).tolist() == [False, True, True, False]
     with pytest.raises(ValueError, match="constant"):
         ols(np.ones(4), x[:4])
+
+
+def test_the_result_ends_the_pass():
+    # result() turns the sums into means in place: asking again gives the same statistics, adding more is an error.
+    ids, hidden = _data(2, 200, 10, 2, 4, 1.0)
+    acc = StreamingStats(2, 4)
+    acc.update(ids, hidden)
+    first = acc.result()
+    assert acc.result() is first
+    np.testing.assert_allclose(first.mean, batch_token_stats(ids, hidden).mean, rtol=1e-12, atol=1e-14)
+    with pytest.raises(RuntimeError, match="result\\(\\) was called"):
+        acc.update(ids, hidden)

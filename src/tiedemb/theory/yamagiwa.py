@@ -64,10 +64,12 @@ class StreamingStats:
             raise ValueError(f"n_layers and d_model must be positive, got {n_layers}, {d_model}")
         self.n_layers, self.d_model = n_layers, d_model
         self.row_of = torch.full((0,), -1, dtype=torch.long)  # type id -> row, grown to the largest id seen
-        self.table = torch.zeros(n_layers, capacity, d_model + 1, dtype=torch.float64)  # [Σ x, Σ‖x‖²] per type
+        # [Σ x, Σ‖x‖²] per type; a row is zeroed when its type first appears (no separate pass over the whole table)
+        self.table = torch.empty(n_layers, capacity, d_model + 1, dtype=torch.float64)
         self.count = torch.zeros(capacity, dtype=torch.long)
         self.types: list[int] = []
         self._buf = torch.empty(0, d_model + 1, dtype=torch.float64)  # one layer of a batch, in float64
+        self._result: TokenStats | None = None  # set by :meth:`result`, which ends the pass
 
     @property
     def n_types(self) -> int:
@@ -87,16 +89,18 @@ class StreamingStats:
             new = ids[rows < 0].numpy()
             uniq, first = np.unique(new, return_index=True)
             fresh = uniq[np.argsort(first)]  # first-appearance order: deterministic, independent of batching
-            self.row_of[torch.as_tensor(fresh)] = torch.arange(self.n_types, self.n_types + len(fresh))
+            old = self.n_types
+            self.row_of[torch.as_tensor(fresh)] = torch.arange(old, old + len(fresh))
             self.types.extend(int(t) for t in fresh)
             cap = self.count.shape[0]
             if self.n_types > cap:
                 cap = max(self.n_types, 2 * cap)
-                table = self.table.new_zeros(self.n_layers, cap, self.d_model + 1)
-                table[:, : self.table.shape[1]] = self.table
+                table = self.table.new_empty(self.n_layers, cap, self.d_model + 1)
+                table[:, :old] = self.table[:, :old]
                 count = self.count.new_zeros(cap)
                 count[: len(self.count)] = self.count
                 self.table, self.count = table, count
+            self.table[:, old : self.n_types].zero_()  # the new types' rows
             rows = self.row_of[ids]
         return rows
 
@@ -108,6 +112,9 @@ class StreamingStats:
             hidden: (L, N, d) their hidden states at every layer (any float dtype; accumulated in float64).
         """
         ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)
+        if self._result is not None:
+            raise RuntimeError("this pass has ended (result() was called: the sums are now means); start a new "
+                               "StreamingStats for more occurrences")
         if hidden.dim() != 3 or hidden.shape[0] != self.n_layers or hidden.shape[2] != self.d_model:
             raise ValueError(f"hidden must be (n_layers={self.n_layers}, N, d={self.d_model}), got "
                              f"{tuple(hidden.shape)}")
@@ -131,14 +138,24 @@ class StreamingStats:
         self.count.index_add_(0, rows, torch.ones_like(rows))
 
     def result(self) -> TokenStats:
-        """The statistics of every type seen so far."""
+        """The statistics of every type seen: the end of the pass.
+
+        The sums are divided into the means in place (the result's ``mean`` is a view of the accumulator's table, so
+        that the largest array is never allocated twice); a later :meth:`update` is an error, and a second call
+        returns the same statistics.
+        """
+        if self._result is not None:
+            return self._result
         k, d = self.n_types, self.d_model
         count = self.count[:k].to(torch.float64)
-        mean = self.table[:, :k, :d] / count[:, None]  # (L, T, d)
-        Q = (self.table[:, :k, d] / count).numpy()
+        table = self.table[:, :k]  # (L, T, d + 1): [Σ x, Σ‖x‖²] per type
+        table.div_(count[:, None])  # [μ_t, Q_t]
+        mean = table[..., :d]
+        Q = table[..., d].numpy().copy()
         M = torch.linalg.vector_norm(mean, dim=2).square().numpy()  # no (L, T, d) temporary
-        return TokenStats(np.asarray(self.types, dtype=np.int64), self.count[:k].numpy().copy(), mean.numpy(), Q, M,
-                          Q - M)
+        self._result = TokenStats(np.asarray(self.types, dtype=np.int64), self.count[:k].numpy().copy(),
+                                  mean.numpy(), Q, M, Q - M)
+        return self._result
 
 
 def streaming_token_stats(ids: torch.Tensor, hidden: torch.Tensor, batch: int = 4096) -> TokenStats:

@@ -37,6 +37,13 @@ PAPER_SEEDS = (42, 43, 44, 45, 46)  # code: model seeds 42-46
 SMALL_RATIO = 0.5  # a pair "collapses" when its distance is below half the control pair's distance
 LARGE_RATIO = 2.0  # a pair "stays apart" when its distance is more than twice the ✓DH pair's distance
 FINAL_FRACTION = 0.1  # final values = mean over the last 10% of training
+
+
+def final_values(curves: np.ndarray) -> np.ndarray:
+    """Per run, the final value of a curve: its mean over the last :data:`FINAL_FRACTION` of the records,
+    (runs, records) -> (runs,) float64."""
+    n = max(1, int(round(FINAL_FRACTION * curves.shape[1])))
+    return curves[:, -n:].astype(np.float64).mean(axis=1)
 LEARNED_FRACTION = 0.5  # the task is learned when untied accuracy is this far from the marginal to the Bayes level
 
 
@@ -215,20 +222,18 @@ def train(cfg: XorConfig) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         "loss_untied": rec["loss_untied"], "loss_tied": rec["loss_tied"], "loss_step": rec["loss_step"],
         "dist_in": rec["dist_in_untied"], "dist_out": rec["dist_out_untied"], "dist_tied": rec["dist_in_tied"],
     }
-    n_rec = max(1, int(round(FINAL_FRACTION * len(rec["record_step"]))))
-    n_eval = max(1, int(round(FINAL_FRACTION * len(rec["eval_step"]))))
     dist: dict[str, dict[str, Any]] = {}
     for matrix in ("in", "out", "tied"):
         d = arrays[f"dist_{matrix}"]  # (seeds, T, V, V)
         for pair, (a, b) in pairs_of(cfg.setting).items():
             curve = d[:, :, a, b].astype(np.float64)  # (seeds, T)
-            final = curve[:, -n_rec:].mean(axis=1)
+            final = final_values(curve)
             dist[f"{matrix}{pair}"] = {"final": float(final.mean()), "final_ci": _ci(final),
                                        "initial": float(curve[:, 0].mean()), "auc": float(curve.mean()),
                                        "per_seed": [round(float(x), 4) for x in final]}
     acc = {}
     for v in ("untied", "tied"):
-        final = arrays[f"acc_{v}"][:, -n_eval:].astype(np.float64).mean(axis=1)
+        final = final_values(arrays[f"acc_{v}"])
         acc[v] = {"final": float(final.mean()), "final_ci": _ci(final), "per_seed": [round(float(x), 4) for x in final]}
     metrics = {"bayes_accuracy": lang.bayes_accuracy(), "marginal_accuracy": lang.marginal_accuracy(),
                "vocab_size": lang.vocab_size, "n_train_strings": len(lang.splits["train"]), "acc": acc, "dist": dist}

@@ -186,18 +186,19 @@ SWEEP_PANELS = (("in", "✗ weight tying (input embeddings)"), ("out", "✗ weig
 
 @figure("mlm-twins-sweep")
 def plot_twin_sweep(result: Result, ax=None) -> Figure:
-    """The twin/random distance ratio at every point of the sweep, one panel per embedding: each seed (dots) and
-    their mean (bar); the dashed line is the "close" criterion, the solid line 1 (no closer than random pairs).
+    """The twin/random distance ratio at every point of the sweep, one panel per embedding, one above the other (the
+    point labels are long): each seed (dots) and their mean (bar); the dashed line is the "close" criterion, the solid
+    line 1 (no closer than random pairs).
 
     Args:
         ax: None, or 3 axes to draw into.
     """
     rows = result.metrics["points"]
-    fig, axes = _panels(ax, 1, 3, (10.5, 0.9 + 0.42 * len(rows)), sharey=True)
+    fig, axes = _panels(ax, 3, 1, (8.5, 3 * (0.75 + 0.3 * len(rows))), sharex=True, sharey=True)
     y = np.arange(len(rows))[::-1]
     cheapest = result.metrics["cheapest_close"]
     for col, (e, title) in enumerate(SWEEP_PANELS):
-        a = axes[0, col]
+        a = axes[col, 0]
         for yi, (i, row) in zip(y, enumerate(rows), strict=True):
             seeds = np.array([np.nan if r is None else r for r in row["ratio"][e]])  # None: the seed diverged
             color = TWIN_COLOR if row["swap"] == 0.5 else "#d95f02"
@@ -210,7 +211,8 @@ def plot_twin_sweep(result: Result, ax=None) -> Figure:
         a.axvline(1.0, color="k", lw=0.8)
         a.axvline(result.metrics["close"], color="k", lw=0.8, ls="--")
         a.set_title(title, fontsize=9)
-        a.set_xlabel("twin / random-pair distance")
         a.set_xlim(left=0)
-    axes[0, 0].set_yticks(y, [point_label(r) for r in rows], fontsize=8)
+        a.set_yticks(y, [point_label(r) for r in rows], fontsize=8)
+        a.tick_params(axis="x", labelbottom=True)
+    axes[-1, 0].set_xlabel("twin / random-pair distance")
     return fig

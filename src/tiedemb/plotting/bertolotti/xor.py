@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...experiments.bertolotti.xor import CONFIGS, FINAL_FRACTION, dh_label, other_bodies_status, pairs_of
-from ...experiments.bertolotti.xor_sweep import BAYES_MARGIN, lr_curve
+from ...experiments.bertolotti.xor import CONFIGS, dh_label, final_values, other_bodies_status, pairs_of
+from ...experiments.bertolotti.xor_sweep import BAYES_MARGIN, lr_curve, reaches_bayes
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure, step_axis
 
@@ -110,9 +110,10 @@ def plot_other_bodies(result: Result, ax=None) -> Figure:
 
 
 def plot_runs_with_lr(ax, step: np.ndarray, acc: np.ndarray, lr: np.ndarray, *, bayes: float, marginal: float,
-                      margin: float, title: str) -> None:
-    """Every untied run's accuracy over training (a line per seed; those that end within ``margin`` of the Bayes
-    accuracy in colour, the others grey) with the learning-rate schedule shaded behind."""
+                      title: str) -> None:
+    """Every untied run's accuracy over training (a line per seed; those that reach the Bayes accuracy,
+    :func:`~tiedemb.experiments.bertolotti.xor_sweep.reaches_bayes`, in colour, the others grey) with the
+    learning-rate schedule shaded behind."""
     lr_ax = ax.twinx()
     lr_ax.fill_between(step, 0, lr, color="#f0b27a", alpha=0.35, linewidth=0)
     lr_ax.set_ylim(0, lr.max() * 1.05)
@@ -122,9 +123,7 @@ def plot_runs_with_lr(ax, step: np.ndarray, acc: np.ndarray, lr: np.ndarray, *, 
     lr_ax.grid(False)
     ax.set_zorder(lr_ax.get_zorder() + 1)  # the runs above the shading
     ax.patch.set_visible(False)
-    n_eval = max(1, int(round(FINAL_FRACTION * acc.shape[1])))
-    for run in acc:
-        reached = run[-n_eval:].mean() >= bayes - margin
+    for run, reached in zip(acc, reaches_bayes(final_values(acc), bayes), strict=True):
         ax.plot(step, run, lw=0.9, color=VARIANT_COLORS["untied"] if reached else "#999999",
                 alpha=0.9 if reached else 0.7)
     ax.axhline(bayes, color="k", ls="--", lw=1)
@@ -152,7 +151,7 @@ def plot_lr_sweep(result: Result, ax=None) -> Figure:
     for i, row in enumerate(rows):
         plot_runs_with_lr(axes[i], result.arrays["eval_step"], result.arrays[f"acc_untied.{i}"],
                           result.arrays[f"lr.{i}"], bayes=m["bayes_accuracy"], marginal=m["marginal_accuracy"],
-                          margin=m["margin"], title=f"lr {row['lr']:g}, wd {row['weight_decay']:g}, T_max "
+                          title=f"lr {row['lr']:g}, wd {row['weight_decay']:g}, T_max "
                           f"{row['t_max']:,}: {row['n_reach']}/{row['n_runs']} reach")
     for axis in axes[len(rows):]:
         axis.set_visible(False)
@@ -169,10 +168,9 @@ def plot_plateau_escapes(result: Result, ax=None) -> Figure:
     step = result.arrays["eval_step"]
     m = result.metrics
     acc = result.arrays["acc_untied"]
-    n_eval = max(1, int(round(FINAL_FRACTION * acc.shape[1])))
-    n_reach = int((acc[:, -n_eval:].mean(axis=1) >= m["bayes_accuracy"] - BAYES_MARGIN).sum())
+    n_reach = int(reaches_bayes(final_values(acc), m["bayes_accuracy"]).sum())
     plot_runs_with_lr(ax, step, acc, lr_curve(result.config, step), bayes=m["bayes_accuracy"],
-                      marginal=m["marginal_accuracy"], margin=BAYES_MARGIN,
+                      marginal=m["marginal_accuracy"],
                       title=f"{result.name} ({result.config['scale']} scale): each untied seed; {n_reach} of "
                             f"{len(acc)} end within {BAYES_MARGIN} of the Bayes accuracy (dashed)")
     return fig
