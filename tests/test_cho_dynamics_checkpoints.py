@@ -104,25 +104,20 @@ def _one(run_dir, tmp_path):
     return folder
 
 
-def _vocab(run_dir, tmp_path):
-    folder = _copy(run_dir, tmp_path)
-    shutil.rmtree(folder / "step10")
-    write_gpt2(folder / "step10", n_embd=D, vocab_size=300)
-    return folder
+def _replaced(step: str, **gpt2):
+    """A bad-folder builder: the run's folder with checkpoint ``step`` rewritten as another tiny GPT-2 (``gpt2``: its
+    differing settings)."""
+    def make(run_dir, tmp_path):
+        folder = _copy(run_dir, tmp_path)
+        shutil.rmtree(folder / step)
+        write_gpt2(folder / step, **{"n_embd": D, **gpt2})
+        return folder
+    return make
 
 
-def _shapes(run_dir, tmp_path):
-    folder = _copy(run_dir, tmp_path)
-    shutil.rmtree(folder / "step10")
-    write_gpt2(folder / "step10", n_embd=2 * D)
-    return folder
-
-
-def _layers(run_dir, tmp_path):
-    folder = _copy(run_dir, tmp_path)
-    shutil.rmtree(folder / "step0")
-    write_gpt2(folder / "step0", n_embd=D, n_layer=1)
-    return folder
+_vocab = _replaced("step10", vocab_size=300)
+_shapes = _replaced("step10", n_embd=2 * D)
+_layers = _replaced("step0", n_layer=1)
 
 
 def _no_weights(run_dir, tmp_path):
