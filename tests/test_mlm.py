@@ -16,10 +16,11 @@ from tiedemb.claims import FAILS, HOLDS, UNTESTABLE
 from tiedemb.config import ConfigError
 from tiedemb.data.corpus import load_corpus
 from tiedemb.data.mlm import IGNORE, apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
-from tiedemb.experiments import compute, run_or_load
+from tiedemb.experiments import compute, get, run_or_load
 from tiedemb.experiments.bertolotti import mlm as experiment
 from tiedemb.experiments.bertolotti.mlm import (
     MLMTwinsConfig,
+    MLMTwinsMidConfig,
     diagnose_pairs,
     diagnosis_counts,
     judge_mlm_twins,
@@ -140,6 +141,8 @@ def test_model_has_no_positional_encoding():
     ("diagnose_window", 0, "diagnose_window must be a positive integer"),
     ("diagnose_permutations", 0, "diagnose_permutations must be a positive integer"),
     ("checkpoint_every", -1, "checkpoint_every must be a non-negative integer"),
+    ("twin_rank", -1, "twin_rank must be a non-negative integer"),
+    ("twin_rank", 1900, "words up to frequency rank twin_rank \\+ n_twins \\(2000\\)"),
 ])
 def test_bad_configs(field, value, match):
     with pytest.raises(ConfigError, match=match):
@@ -319,6 +322,26 @@ def tiny(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TIEDEMB_CACHE_DIR", str(folder / "cache"))
         return compute(_tiny_config(folder))
+
+
+def test_twins_of_a_frequency_band(tiny, tmp_path, monkeypatch):
+    """twin_rank moves the twins (and the random pairs) to the words of the next band of frequency ranks; the claims
+    say so; mlm-twins-mid is this experiment on ranks 201-250 and judged alike."""
+    monkeypatch.setenv("TIEDEMB_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = MLMTwinsConfig(**{k: v for k, v in tiny.config.items() if k != "experiment"})
+    band = compute(cfg.replace(twin_rank=10))
+    words = band.metrics["corpus"]["twinned_words"]
+    top = tiny.metrics["corpus"]["twinned_words"]
+    assert len(words) == len(top) == 10 and not set(words) & set(top)
+    corpus = load_corpus(cfg.source, vocab_size=cfg.vocab_size, seed=cfg.split_seed)
+    assert words == corpus.most_frequent(20)[10:]
+    assert band.claim("B-E8").ours.startswith("twins of the words ranked 11–20 (not the most frequent): ")
+    assert not tiny.claim("B-E8").ours.startswith("twins of")
+    mid = MLMTwinsMidConfig.paper()
+    assert (mid.name, mid.twin_rank, mid.n_twins, mid.steps, mid.checkpoint_every) == ("mlm-twins-mid", 200, 50,
+                                                                                       30_000, 1000)
+    assert MLMTwinsMidConfig.quick().twin_rank == 200
+    assert get("mlm-twins-mid").judge is get("mlm-twins").judge
 
 
 def test_tiny_run_is_deterministic(tiny, tmp_path, monkeypatch):

@@ -33,6 +33,12 @@ def _pairs_band(ax, step: np.ndarray, runs: np.ndarray, *, color: str, label: st
     band(ax, step, per_pair, color=color, label=label)
 
 
+def random_pairs_label(result: Result) -> str:
+    """What the control pairs are: random pairs among the twinned words (the most frequent, or a band of ranks)."""
+    rank, n = result.config.get("twin_rank", 0), result.config["n_twins"]
+    return "random pairs of common words" if not rank else f"random pairs of words ranked {rank + 1}–{rank + n}"
+
+
 def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure:
     fig, axes = _panels(ax, len(variants), 3, (9.6, 2.9 * len(variants)), sharey=True)
     step = result.arrays["step"]
@@ -44,7 +50,7 @@ def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure
             _pairs_band(ax, step, result.arrays[f"{v}_{model}_twin_{role}"], color=TWIN_COLOR,
                         label=f"twin pairs ({'✓' if v == 'dh' else '✗'} distributional hyp.)")
             _pairs_band(ax, step, result.arrays[f"{v}_{model}_rand_{role}"], color=RANDOM_COLOR,
-                        label="random pairs of common words")
+                        label=random_pairs_label(result))
             ax.set_title(f"{VARIANT_TITLES[v]}\n{title}", fontsize=9)
             ax.set_ylim(0, 1.15 * top)
             if row == len(variants) - 1:
@@ -56,6 +62,7 @@ def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure
 
 
 @figure("mlm-twins")
+@figure("mlm-twins-mid")
 def plot_twin_distances(result: Result, ax=None) -> Figure:
     """Twin pairs vs random pairs of common words along training: untied input, untied output, tied (✓DH twins).
 
@@ -66,6 +73,7 @@ def plot_twin_distances(result: Result, ax=None) -> Figure:
 
 
 @figure("mlm-twins")
+@figure("mlm-twins-mid")
 def plot_twin_distances_ndh(result: Result, ax=None) -> Figure:
     """The same three panels for ✓DH twins (swap 0.5, top) and ✗DH twins (swap 0.1, bottom).
 
@@ -76,6 +84,7 @@ def plot_twin_distances_ndh(result: Result, ax=None) -> Figure:
 
 
 @figure("mlm-twins")
+@figure("mlm-twins-mid")
 def plot_twin_ratio(result: Result, ax=None) -> Figure:
     """Mean twin distance divided by mean random-pair distance along training, for each embedding and variant."""
     fig, ax = axes_or_new(ax, (6.4, 3.4))
@@ -97,6 +106,7 @@ def plot_twin_ratio(result: Result, ax=None) -> Figure:
 
 
 @figure("mlm-twins")
+@figure("mlm-twins-mid")
 def plot_accuracy_loss(result: Result, ax=None) -> Figure:
     """Masked-token validation accuracy and loss along training, tied vs untied, for both variants.
 
@@ -152,6 +162,7 @@ MOTION_PARTS = (("decay", "weight decay", "#1b9e77", ":"), ("pull", "update alon
 
 
 @figure("mlm-twins")
+@figure("mlm-twins-mid")
 def plot_twin_motion(result: Result, ax=None) -> Figure:
     """Where the ✓DH twins' distance change comes from: its three parts (weight decay, the gradient's pull along the
     gap, the update across the gap), summed from the start, for each embedding; random pairs' net change for reference.
