@@ -98,3 +98,23 @@ def test_the_trend_in_words_follows_the_counts():
     assert words.startswith("is not monotone") and "lr 0.002 (3 of 10" in words
     assert "lr 0.001" not in words  # another weight decay: not part of the learning-rate trend
     assert reach_trend([row(1e-3, 0)]).startswith("cannot be told")
+
+
+def test_the_departure_in_words_follows_the_first_reliable_point():
+    from tiedemb.book.bertolotti.xor import sweep_prose
+    from tiedemb.results import Result
+
+    def row(lr, n):
+        return dict(lr=lr, weight_decay=0.1, t_max=10, n_reach=n, n_runs=10, escape_lr=[None] * 10)
+
+    def words(first):
+        rows = [row(5e-4, 0), row(2e-3, 9)]
+        return sweep_prose(Result("xor-lr-sweep", {}, {"points": rows, "first_reliable": first}, [], {}))
+
+    none = words(None)
+    assert none["departure"] == "none of the settings tried"
+    assert none["departure_next"].startswith("no setting tried learns reliably")
+    found = words(1)
+    assert found["departure"].startswith("lr 0.002 (weight decay 0.1, T_max 10), where 9 of 10 runs reach it")
+    assert found["departure_next"] == ("scoring them on the departure (lr 0.002 (weight decay 0.1, T_max 10)) needs it "
+                                       "run to the authors' 150,000 steps")

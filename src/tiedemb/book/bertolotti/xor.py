@@ -125,6 +125,9 @@ def sweep_prose(result: Result) -> dict[str, str]:
         f"{len(escapes)} of {authors['n_runs']}, at learning rates {', '.join(f'{lr:.1e}' for lr in sorted(escapes))}",
         "n_points": str(len(rows)),
         "trend": reach_trend(rows),
+        "departure_next": "no setting tried learns reliably, so there is no departure to run to the authors' "
+        "150,000 steps and score them on" if first is None else
+        f"scoring them on the departure ({_point_words(rows[first])}) needs it run to the authors' 150,000 steps",
     }
 
 
