@@ -60,17 +60,17 @@ def test_committed_verdicts_are_those_of_the_current_judge(paper):
     assert {c.label: c.verdict for c in paper.claims} == {c["label"]: c["verdict"] for c in committed}
 
 
-def test_unlearned_task_is_stated_with_its_measurement(paper):
-    """At paper scale the untied models end below half-way to the Bayes accuracy: claims that need the task learned
-    are not testable, and say so with the measured accuracy."""
+def test_learned_task_precondition_is_stated_with_its_measurement(paper):
+    """The claims that need the task learned state the measured untied accuracy against the half-way mark, and are
+    scored only when it is above: not testable below it, a computed verdict above it."""
     n_eval = round(0.1 * paper.arrays["eval_step"].shape[0])
     per_seed = paper.arrays["acc_untied"][:, -n_eval:].astype(np.float64).mean(axis=1)
     marginal, bayes = paper.metrics["marginal_accuracy"], paper.metrics["bayes_accuracy"]
-    assert per_seed.mean() < (marginal + bayes) / 2
+    learned = per_seed.mean() > (marginal + bayes) / 2
     for label in ("B-E1", "B-E3", "B-E4"):
         claim = paper.claim(label)
-        assert claim.verdict == UNTESTABLE
         assert f"untied accuracy {per_seed.mean():.3f}" in claim.precondition
+        assert (claim.verdict != UNTESTABLE) == learned, (label, claim.verdict, per_seed.mean())
 
 
 def test_chapter_shows_the_code_status_of_the_committed_result(paper):
