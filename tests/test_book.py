@@ -36,6 +36,8 @@ def test_scoreboard_scores_each_label_once(board):
     labels = [c.label for t in board.tables for _, c in t.rows]
     assert labels, "no claims on the scoreboard"
     assert len(labels) == len(set(labels)), f"labels scored by more than one experiment: {labels}"
+    departures = [e.name for e in all_experiments() if e.departure]
+    assert "mlm-twins-mid" in departures and not {r[0] for t in board.tables for r in t.rows} & set(departures)
     assert sum(board.counts().values()) == len(labels)
     order = [next(i for i, p in enumerate(PAPERS.values()) if t.title.startswith(p)) for t in board.tables]
     assert order == sorted(order), "tables must follow the papers' order"

@@ -312,11 +312,15 @@ def _page_link(chapter: str) -> str:
 
 
 def scoreboard(scale: str | None = None) -> Scoreboard:
-    """Every claim of every experiment, one table per paper, at the book's scale (results from the cache)."""
+    """Every claim of every experiment, one table per paper, at the book's scale (results from the cache). An
+    experiment that departs from the paper's configuration (:attr:`~tiedemb.experiments.Experiment.departure`) to score
+    claims scored elsewhere on the paper's configuration is left out: one verdict per claim."""
     scale = book_scale() if scale is None else scale
     rows: dict[str, list[tuple[str, Claim]]] = {p: [] for p in PAPERS.values()}
     links: dict[str, str] = {}
     for experiment in all_experiments():
+        if experiment.departure:
+            continue
         result = run_or_load(experiment.config_cls.for_scale(scale))
         links[result.name] = _page_link(experiment.chapter)
         for c in result.claims:

@@ -48,6 +48,8 @@ class Experiment:
     after: tuple[str, ...] = ()  # experiments whose results this one reads (computed first by `run --all`)
     cost: float = 10.0  # rough one-core seconds at quick scale (benchmarks/quick-speed.md): `run --all` starts the
     # longest first, so that the last worker is not left alone with a long one; a scheduling hint, nothing else
+    departure: bool = False  # a departure from the paper's configuration that scores claims another experiment scores
+    # on the paper's configuration: its verdicts are shown by its chapter, not on the scoreboard (one verdict a claim)
 
 
 class UnknownExperiment(KeyError):
@@ -63,10 +65,11 @@ def no_claims(cfg: ExperimentConfig, metrics: dict) -> list[Claim]:
 
 
 def register(name: str, *, reproduces: str, chapter: str, config_cls: type[ExperimentConfig],
-             judge: Callable[[ExperimentConfig, dict], list[Claim]], after: tuple[str, ...] = (), cost: float = 10.0):
+             judge: Callable[[ExperimentConfig, dict], list[Claim]], after: tuple[str, ...] = (), cost: float = 10.0,
+             departure: bool = False):
     """Decorator registering ``run(cfg) -> Result`` as experiment ``name``, with ``judge(cfg, metrics) -> claims``
-    (:func:`no_claims` for an experiment without claims) and ``cost``, the scheduling hint of
-    :attr:`Experiment.cost`."""
+    (:func:`no_claims` for an experiment without claims), ``cost``, the scheduling hint of :attr:`Experiment.cost`,
+    and ``departure`` (:attr:`Experiment.departure`: its claims stay off the scoreboard)."""
     if not _NAME.match(name):
         raise ValueError(f"experiment name {name!r} must be lower-case words joined by dashes, with a prefix")
     if config_cls.name != name:
@@ -75,7 +78,8 @@ def register(name: str, *, reproduces: str, chapter: str, config_cls: type[Exper
     def wrap(run: Callable[[ExperimentConfig], Result]) -> Callable[[ExperimentConfig], Result]:
         if name in _REGISTRY:
             raise ValueError(f"experiment {name!r} registered twice")
-        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge, tuple(after), float(cost))
+        _REGISTRY[name] = Experiment(name, reproduces, chapter, config_cls, run, judge, tuple(after), float(cost),
+                                     departure)
         return run
 
     return wrap

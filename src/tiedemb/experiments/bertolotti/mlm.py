@@ -494,4 +494,4 @@ MID_SIZES = dict(vocab_size=1000, n_twins=50, twin_rank=200, n_random_pairs=50, 
 
 register("mlm-twins-mid", reproduces="Not in the paper: the MLM twin experiment on mid-frequency words (ranks "
          "201–250), a small model trained longer", chapter=CHAPTER, config_cls=MLMTwinsMidConfig,
-         judge=judge_mlm_twins, cost=60)(run_mlm_twins)
+         judge=judge_mlm_twins, cost=60, departure=True)(run_mlm_twins)
