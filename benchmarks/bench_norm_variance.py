@@ -16,12 +16,12 @@ over ``vocab`` ids, as in text) and return every type's n_t, μ_t, Q, M and V at
   Sec. 2), one occurrence and one layer at a time in Python.
 
 Reported: the CPU time of each (``time.process_time``, best of ``--repeats`` in one process, each side as often; on a
-shared machine wall time measures the other jobs too) with its wall time, the ratio, the largest difference between their statistics, and
-the memory each keeps (the accumulator's tensors; the loop's per-(layer, type) arrays and Python objects), beside the
-hidden states' own size. Repeats in one process flatter the loop: its many small arrays come back from the allocator's
-free lists, while the streaming side's large tables are returned to the system and faulted in again each time. With
-``--fresh K`` each side instead runs once per fresh process, K times alternately (as the chapter computes the
-statistics once per model), and the medians are compared.
+shared machine wall time measures the other jobs too) with its wall time, the ratio, the largest difference between
+their statistics, and the memory each keeps (the accumulator's tensors; the loop's per-(layer, type) arrays and Python
+objects), beside the hidden states' own size. Repeats in one process flatter the loop: its many small arrays come back
+from the allocator's free lists, while the streaming side's large tables are returned to the system and faulted in again
+each time. With ``--fresh K`` each side instead runs once per fresh process, K times alternately (as the chapter
+computes the statistics once per model), and the medians are compared.
 """
 
 from __future__ import annotations
