@@ -200,14 +200,14 @@ def test_a_result_is_labelled_with_the_code_version_read_before_it_ran(tmp_cache
 def test_every_computation_runs_on_the_configured_number_of_threads(tmp_cache, monkeypatch):
     """Whatever the calling process set (a notebook, a test, a worker), an experiment computes on TIEDEMB_THREADS
     threads: float32 results depend on the summation order, which depends on the thread count."""
+    import dataclasses
+
     import torch
 
     import tiedemb.experiments as experiments
 
     seen = []
     monkeypatch.setenv("TIEDEMB_THREADS", "1")
-    import dataclasses
-
     exp = experiments.get("grad-check")
     monkeypatch.setattr(experiments, "code_version", lambda name: "test")  # the wrapper below is not package code
     monkeypatch.setitem(experiments._REGISTRY, "grad-check", dataclasses.replace(
