@@ -34,7 +34,7 @@ from ...seeding import numpy_rng, seed_everything
 from ...train.loop import OPTIMIZERS, OptimSpec
 from ...train.mlm import MaskingSpec, MLMTask, optim_spec, train_mlm
 from .. import no_claims, register
-from .mlm import CHAPTER, CLOSE, LAST_PART, MODELS, PLATEAU, pair_distances
+from .mlm import CHAPTER, CLOSE, LAST_PART, MODELS, PLATEAU, pair_distances, twinned_words
 
 EMBEDDINGS = {"in": ("untied", "in"), "out": ("untied", "out"), "tied": ("tied", "in")}
 """The three embeddings compared: (model, matrix role) of each."""
@@ -147,7 +147,7 @@ def run_point(cfg: MLMTwinPointConfig) -> Result:
     """Train every seed untied and tied at the point's settings; per seed the final twin and random-pair distances
     and their ratio in each embedding, validation loss and accuracy, and the loss drop over the last quarter."""
     corpus = load_corpus(cfg.source, vocab_size=cfg.vocab_size, seed=cfg.split_seed)
-    band = corpus.most_frequent(cfg.twin_rank + cfg.n_twins)[cfg.twin_rank:]
+    band = twinned_words(cfg, corpus)
     band_ids = corpus.encode(band)
     twins = make_twins(band, band_ids, corpus.vocab_size, cfg.swap)
     rng = numpy_rng(cfg.twin_seed)  # the swaps are fixed by twin_seed, as in mlm-twins
