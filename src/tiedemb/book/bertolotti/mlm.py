@@ -20,6 +20,7 @@ from ...experiments.bertolotti.mlm import (
     VARIANTS,
     MLMTwinsConfig,
     loss_drop,
+    rank_band,
 )
 from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
@@ -125,7 +126,7 @@ def mlm_twins_prose(result: Result) -> dict[str, str]:
     t["paper_init_distance"] = f"{paper.init_std * math.sqrt(2 * paper.d_model):.1f}"
     t["init_distance"] = f"{cfg['init_std'] * math.sqrt(2 * cfg['d_model']):.2f}"
     t |= _motion_words(m)
-    t["twinned_ranks"] = f"{cfg.get('twin_rank', 0) + 1}–{cfg.get('twin_rank', 0) + cfg['n_twins']}"
+    t["twinned_ranks"] = rank_band(cfg.get("twin_rank", 0), cfg["n_twins"])
     if result.name == "mlm-twins":  # the benchmark times the book's own quick run
         t |= measured_speed("mlm-twins")
     return t

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ import torch
 from ...cache import checkpoint_path, produce_command
 from ...claims import Claim, Precondition, judge
 from ...config import ConfigError, ExperimentConfig, positive
-from ...data.corpus import SPECIALS, load_corpus
+from ...data.corpus import SPECIALS, ProcessedCorpus, load_corpus
 from ...data.mlm import apply_twins, blocks, make_twins, mask_tokens, random_word_pairs
 from ...metrics.embeddings import spearman
 from ...metrics.equivalence import estimate_pairs
@@ -41,6 +42,9 @@ from ...seeding import numpy_rng, seed_everything
 from ...train.loop import OptimSpec, Stop, save_atomic
 from ...train.mlm import MOTION, MaskingSpec, MLMTask, PairMotion, TrainLog, optim_spec, train_mlm
 from .. import register
+
+if TYPE_CHECKING:  # the sweep imports this module
+    from .mlm_sweep import MLMTwinPointConfig
 
 CHAPTER = "book/bertolotti/mlm_twins"
 VARIANTS = ("dh", "ndh")  # ✓DH (swap 0.5) and ✗DH (swap 0.1)
@@ -245,9 +249,14 @@ def _train_model(cfg: MLMTwinsConfig, model: MaskedLanguageModel, task: MLMTask,
     return log
 
 
-def twinned_words(cfg: MLMTwinsConfig, corpus) -> list[str]:
+def twinned_words(cfg: MLMTwinsConfig | MLMTwinPointConfig, corpus: ProcessedCorpus) -> list[str]:
     """The words that get twins: frequency ranks ``twin_rank`` + 1 … ``twin_rank + n_twins`` of the training text."""
     return corpus.most_frequent(cfg.twin_rank + cfg.n_twins)[cfg.twin_rank:]
+
+
+def rank_band(twin_rank: int, n_twins: int) -> str:
+    """The frequency ranks of the twinned words in words, e.g. ``"201–250"`` (ranks start at 1)."""
+    return f"{twin_rank + 1}–{twin_rank + n_twins}"
 
 
 def _run_variant(cfg: MLMTwinsConfig, corpus, seed: int, variant: str, swap: float, pairs_random: np.ndarray) -> dict:
@@ -373,7 +382,7 @@ def judge_mlm_twins(cfg: MLMTwinsConfig, metrics: dict) -> list[Claim]:
     e8 = all(ratio["dh"][e] <= CLOSE for e in ("in", "out", "tied"))
     names = {"in": "untied input", "out": "untied output", "tied": "tied"}
     words = "" if not cfg.twin_rank else \
-        f"twins of the words ranked {cfg.twin_rank + 1}–{cfg.twin_rank + cfg.n_twins} (not the most frequent): "
+        f"twins of the words ranked {rank_band(cfg.twin_rank, cfg.n_twins)} (not the most frequent): "
     e8_ours = words + "; ".join(f"{names[e]}: twins {dist['dh'][e]:.2f} vs random {dist['dh'][f'rand_{e}']:.2f} "
                         f"(ratio {ratio['dh'][e]:.2f})" for e in ("in", "out", "tied"))
     e9 = apart["out"] >= APART and apart["tied"] >= APART and ratio["ndh"]["in"] <= CLOSE
@@ -469,11 +478,12 @@ class MLMTwinsMidConfig(MLMTwinsConfig):
     """``mlm-twins`` on mid-frequency words, with a smaller model trained longer: a departure from the paper, where the
     twinned words are the 100 most frequent.
 
-    Why: the model has no positional encoding, so it sees each sequence as a bag of words, and in a bag of words the
-    most frequent (function) words have nearly the same contexts: random pairs of them are almost equivalent too, and
-    the twin/random ratio cannot fall far (``mlm-twins-sweep``). Words of frequency ranks 201–250 are content words,
-    whose contexts (the topic) differ. Quick: one seed, 3,000 steps. Paper: three seeds, 30,000 steps, checkpointed
-    (``python -m tiedemb run mlm-twins-mid --scale paper``; committed under ``results/paper/``).
+    The hypothesis it tests: the model has no positional encoding, so it sees each sequence as a bag of words, and in
+    a bag of words the most frequent (function) words may have nearly the same contexts, so that random pairs of them
+    are almost equivalent too and the twin/random ratio cannot fall far (``mlm-twins-sweep`` measures it). Words of
+    frequency ranks 201–250 are content words, whose contexts (the topic) differ more. Quick: one seed, 3,000 steps.
+    Paper: three seeds, 100,000 steps, checkpointed (``python -m tiedemb run mlm-twins-mid --scale paper``; committed
+    under ``results/paper/``).
     """
 
     name = "mlm-twins-mid"
@@ -484,7 +494,7 @@ class MLMTwinsMidConfig(MLMTwinsConfig):
 
     @classmethod
     def paper(cls) -> MLMTwinsMidConfig:
-        return cls(scale="paper", seeds=(0, 1, 2), **MID_SIZES, steps=30_000, checkpoints=15, checkpoint_every=1000)
+        return cls(scale="paper", seeds=(0, 1, 2), **MID_SIZES, steps=100_000, checkpoints=20, checkpoint_every=1000)
 
 
 MID_SIZES = dict(vocab_size=1000, n_twins=50, twin_rank=200, n_random_pairs=50, seq_len=32, d_model=32, d_ff=64,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ...experiments.bertolotti.mlm import rank_band
 from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure
@@ -36,7 +37,7 @@ def _pairs_band(ax, step: np.ndarray, runs: np.ndarray, *, color: str, label: st
 def random_pairs_label(result: Result) -> str:
     """What the control pairs are: random pairs among the twinned words (the most frequent, or a band of ranks)."""
     rank, n = result.config.get("twin_rank", 0), result.config["n_twins"]
-    return "random pairs of common words" if not rank else f"random pairs of words ranked {rank + 1}–{rank + n}"
+    return "random pairs of common words" if not rank else f"random pairs of words ranked {rank_band(rank, n)}"
 
 
 def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure:
