@@ -37,7 +37,8 @@ def test_scoreboard_scores_each_label_once(board):
     assert labels, "no claims on the scoreboard"
     assert len(labels) == len(set(labels)), f"labels scored by more than one experiment: {labels}"
     departures = [e.name for e in all_experiments() if e.departure]
-    assert "mlm-twins-mid" in departures and not {r[0] for t in board.tables for r in t.rows} & set(departures)
+    assert {"mlm-twins-mid", "xor-departure"} <= set(departures)
+    assert not {r[0] for t in board.tables for r in t.rows} & set(departures)
     assert sum(board.counts().values()) == len(labels)
     order = [next(i for i, p in enumerate(PAPERS.values()) if t.title.startswith(p)) for t in board.tables]
     assert order == sorted(order), "tables must follow the papers' order"
@@ -56,6 +57,8 @@ def test_claims_table_and_metric_lookup():
     table = claims_table(r)
     assert isinstance(table, ClaimTable)
     assert "s &lt;x&gt;" in table._repr_html_() and "does not hold" in table._repr_html_()
+    head = table._repr_html_().split("</tr>")[0]
+    assert head.count("<th>") == 5 and "scored by <code>grad-check</code>" in table._repr_html_()
     assert metric(r, "a.b") == 2
     with pytest.raises(KeyError, match="no metric 'a.c'"):
         metric(r, "a.c")

@@ -107,14 +107,18 @@ def test_the_departure_in_words_follows_the_first_reliable_point():
     def row(lr, n):
         return dict(lr=lr, weight_decay=0.1, t_max=10, n_reach=n, n_runs=10, escape_lr=[None] * 10)
 
-    def words(first):
-        rows = [row(5e-4, 0), row(2e-3, 9)]
+    def words(first, reach=(0, 9, 9)):
+        rows = [row(lr, n) for lr, n in zip((5e-4, 2e-3, 3e-3), reach, strict=True)]
         return sweep_prose(Result("xor-lr-sweep", {}, {"points": rows, "first_reliable": first}, [], {}))
 
-    none = words(None)
+    none = words(None, reach=(0, 3, 3))
     assert none["departure"] == "none of the settings tried"
-    assert none["departure_next"].startswith("no setting tried learns reliably")
+    assert none["most_reach"] == "lr 0.002 (weight decay 0.1, T_max 10), where 3 of 10 runs reach it"  # the first
+    assert none["departure_next"] == ("no setting tried learns reliably within these steps; the one in which the most "
+                                      "runs reach the Bayes level, lr 0.002 (weight decay 0.1, T_max 10), is run to "
+                                      "the authors' 150,000 steps in the next section")
+    assert words(None, reach=(0, 0, 0))["departure_next"].startswith("no setting tried lets a single run reach")
     found = words(1)
     assert found["departure"].startswith("lr 0.002 (weight decay 0.1, T_max 10), where 9 of 10 runs reach it")
-    assert found["departure_next"] == ("scoring them on the departure (lr 0.002 (weight decay 0.1, T_max 10)) needs it "
-                                       "run to the authors' 150,000 steps")
+    assert found["departure_next"] == ("the departure, lr 0.002 (weight decay 0.1, T_max 10), is run to the authors' "
+                                       "150,000 steps in the next section")

@@ -164,6 +164,7 @@ table.claims-table th,table.claims-table td{padding:0.3em 0.5em;vertical-align:t
 table.claims-table th{text-align:left;background:#f6f8fa}
 table.claims-table td.label{white-space:nowrap;font-weight:600}
 table.claims-table td.verdict{white-space:nowrap}
+table.claims-table .claim-exp{font-size:0.85em;color:#57606a}
 table.claims-table details summary{cursor:pointer;color:#0969da}
 table.data-table{border-collapse:collapse;font-size:0.88em;margin:0.5em 0 1em}
 table.data-table th,table.data-table td{padding:0.25em 0.5em;border-bottom:1px solid #d0d7de;white-space:nowrap}
@@ -250,13 +251,18 @@ class ClaimTable:
         link = self.links.get(exp)
         return f'<a href="{html.escape(link)}">{c.label}</a>' if link else c.label
 
+    def _statement(self, exp: str, c: Claim) -> str:
+        """The claim; in a chapter's table, the experiment that scored it below it (no column of its own: five
+        columns fit the book's text width)."""
+        text = html.escape(c.statement)
+        return text if self.compact else f'{text}<br><span class="claim-exp">scored by <code>{exp}</code></span>'
+
     def _repr_html_(self) -> str:
-        head = ("<tr><th>claim</th><th>statement</th><th>paper</th><th>ours</th><th>verdict</th>"
-                + ("" if self.compact else "<th>experiment</th>") + "</tr>")
+        head = "<tr><th>claim</th><th>statement</th><th>paper</th><th>ours</th><th>verdict</th></tr>"
         body = "".join(
-            f'<tr><td class="label">{self._label(exp, c)}</td><td>{html.escape(c.statement)}</td>'
+            f'<tr><td class="label">{self._label(exp, c)}</td><td>{self._statement(exp, c)}</td>'
             f"<td>{html.escape(c.paper)}</td><td>{self._ours(c)}</td><td class=\"verdict\">{badge(c.verdict)}</td>"
-            + ("" if self.compact else f"<td><code>{exp}</code></td>") + "</tr>"
+            "</tr>"
             for exp, c in self.rows
         )
         title = f"<p><b>{html.escape(self.title)}</b></p>" if self.title else ""

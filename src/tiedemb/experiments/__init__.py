@@ -27,8 +27,8 @@ __all__ = ["Experiment", "ResultMissing", "StaleResultWarning", "UnknownExperime
 
 MODULES = ("press_wolf.gradients", "press_wolf.language_models", "press_wolf.practice", "press_wolf.word2vec",
            "press_wolf.translation", "bertolotti.theorems", "bertolotti.diagnose", "bertolotti.xor",
-           "bertolotti.xor_sweep", "bertolotti.mlm", "bertolotti.mlm_sweep", "yamagiwa.norm_variance",
-           "cho.token_probability")
+           "bertolotti.xor_sweep", "bertolotti.xor_departure", "bertolotti.mlm", "bertolotti.mlm_sweep",
+           "yamagiwa.norm_variance", "cho.token_probability")
 """Experiment modules, by paper and chapter; imported on first use of the registry."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")

@@ -89,6 +89,16 @@ def xor_prose(result: Result) -> dict[str, str]:
     return t
 
 
+@prose("xor-departure")
+def departure_prose(result: Result) -> dict[str, str]:
+    """The main configuration's words (:func:`xor_prose`) and how many runs of the departure reach the Bayes level."""
+    m = result.metrics
+    return xor_prose(result) | {
+        "n_reach": f"{m['n_reach']} of {m['n_runs']}",
+        "reliable": "learns reliably" if m["reliable"] else "does not learn reliably",
+    }
+
+
 @prose("xor-other-bodies")
 def other_bodies_prose(result: Result) -> dict[str, str]:
     """Counts and names for B-E7's paragraph."""
@@ -116,6 +126,7 @@ def sweep_prose(result: Result) -> dict[str, str]:
     first = m["first_reliable"]
     authors = rows[0]
     escapes = [lr for lr in authors["escape_lr"] if lr is not None]
+    most = max(range(len(rows)), key=lambda i: (rows[i]["n_reach"], -i))  # the first of the best, from the authors'
     return {
         "per_point": "; ".join(f"{_point_words(r)}: {r['n_reach']} of {r['n_runs']}" for r in rows),
         "departure": "none of the settings tried" if first is None else
@@ -125,9 +136,14 @@ def sweep_prose(result: Result) -> dict[str, str]:
         f"{len(escapes)} of {authors['n_runs']}, at learning rates {', '.join(f'{lr:.1e}' for lr in sorted(escapes))}",
         "n_points": str(len(rows)),
         "trend": reach_trend(rows),
-        "departure_next": "no setting tried learns reliably, so there is no departure to run to the authors' "
-        "150,000 steps and score them on" if first is None else
-        f"scoring them on the departure ({_point_words(rows[first])}) needs it run to the authors' 150,000 steps",
+        "most_reach": _point_words(rows[most]) + f", where {rows[most]['n_reach']} of {rows[most]['n_runs']} runs "
+        "reach it",
+        "departure_next": ("no setting tried learns reliably within these steps; the one in which the most runs reach "
+                           f"the Bayes level, {_point_words(rows[most])}, is run to the authors' 150,000 steps in the "
+                           "next section" if rows[most]["n_reach"] else "no setting tried lets a single run reach the "
+                           "Bayes level, so there is no departure to run to the authors' 150,000 steps")
+        if first is None else
+        f"the departure, {_point_words(rows[first])}, is run to the authors' 150,000 steps in the next section",
     }
 
 
