@@ -26,6 +26,7 @@ from tiedemb.experiments.bertolotti.xor import (
     judge_other_bodies,
     judge_transformer_small,
 )
+from tiedemb.experiments.bertolotti.xor_departure import XorDeparture
 from tiedemb.experiments.bertolotti.xor_sweep import XorLrSweepConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,6 +199,10 @@ def test_chapter_glues_only_values_the_results_provide(small):
         keys |= {f"{prefix}.{k}" for k in glue_values(run_or_load(CONFIGS[name].paper()), provenance=True)}
     sweep = run_or_load(XorLrSweepConfig.paper())
     keys |= {f"xor-sweep-paper.{k}" for k in glue_values(sweep, provenance=True)}
+    departure = run_or_load(XorDeparture.paper())  # the departure and its runs (for their provenance)
+    keys |= {f"xor-departure.{k}" for k in glue_values(departure)}
+    runs = run_or_load(XorDeparture.paper().run_config())
+    keys |= {f"xor-departure-runs.{k}" for k in glue_values(runs, provenance=True)}
     text = (ROOT / "book/bertolotti/xor.ipynb").read_text()
     used = set(re.findall(r"\{glue:text\}`([^`:]+)", text))
     assert used, "the chapter glues nothing"

@@ -94,8 +94,8 @@ def departure_prose(result: Result) -> dict[str, str]:
     """The main configuration's words (:func:`xor_prose`) and how many runs of the departure reach the Bayes level."""
     m = result.metrics
     return xor_prose(result) | {
-        "n_reach": f"{m['n_reach']} of {m['n_runs']}",
-        "reliable": "learns reliably" if m["reliable"] else "does not learn reliably",
+        "reach": f"{m['n_reach']} of {m['n_runs']}",
+        "reliability": "learns reliably" if m["reliable"] else "does not learn reliably",
     }
 
 
