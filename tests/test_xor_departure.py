@@ -53,3 +53,19 @@ def test_an_unlearned_departure_points_to_another_departure_not_to_the_authors_c
     assert scored and all(c.verdict == "not testable at this scale" for c in scored)
     assert all("another departure" in c.precondition and "authors' configuration" not in c.precondition
                for c in scored)
+
+
+def test_departure_words_count_runs_that_reach_the_bayes_band_and_fall_out_of_it():
+    from tiedemb.book.bertolotti.xor import departure_prose
+    from tiedemb.results import Result
+
+    r = run_or_load(XorDeparture.paper())
+    bayes, margin = r.metrics["bayes_accuracy"], r.metrics["margin"]
+    n_eval = len(r.arrays["eval_step"])
+    acc = np.full((len(XorDeparture.paper().seeds), n_eval), 0.5)
+    acc[0, 1:3] = bayes  # in the band at evaluations 1 and 2 (lr near its peak), out again at 3
+    acc[1, -1] = bayes  # only at the end
+    words = departure_prose(Result(r.name, r.config, r.metrics, [], {**r.arrays, "acc_untied": acc}))
+    assert words["reach_ever"] == f"2 of {r.metrics['n_runs']}"
+    assert words["falls"] == "1" and words["falls_high_lr"] == "1"
+    assert margin > 0

@@ -14,7 +14,7 @@ from ...experiments.bertolotti.xor import (
     pairs_of,
     task_learned,
 )
-from ...experiments.bertolotti.xor_sweep import plateau_exits
+from ...experiments.bertolotti.xor_sweep import lr_curve, plateau_exits
 from ...results import Result
 from .. import prose
 
@@ -93,8 +93,18 @@ def xor_prose(result: Result) -> dict[str, str]:
 def departure_prose(result: Result) -> dict[str, str]:
     """The main configuration's words (:func:`xor_prose`) and how many runs of the departure reach the Bayes level."""
     m = result.metrics
+    acc = result.arrays["acc_untied"]
+    within = acc >= m["bayes_accuracy"] - m["margin"]  # (runs, evaluations)
+    ever = int(within.any(axis=1).sum())  # at some evaluation, not only at the end
+    # Evaluations at which a run falls out of the Bayes band, and how many of them come at a high learning rate.
+    lr = lr_curve(result.config, result.arrays["eval_step"])
+    falls = within[:, :-1] & ~within[:, 1:]
+    high = lr[1:] >= 0.5 * lr.max()
     return xor_prose(result) | {
+        "falls": str(int(falls.sum())), "falls_high_lr": str(int((falls & high).sum())),
+        "high_lr_share": f"{high.mean():.0%}",
         "reach": f"{m['n_reach']} of {m['n_runs']}",
+        "reach_ever": f"{ever} of {m['n_runs']}",
         "reliability": "learns reliably" if m["reliable"] else "does not learn reliably",
     }
 
