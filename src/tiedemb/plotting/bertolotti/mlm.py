@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from ...experiments.bertolotti.mlm import rank_band
 from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
-from .. import COLORS, axes_or_new, band, figure, new_figure
+from .. import COLORS, axes_or_new, band, figure, new_figure, step_axis
 
 PANELS = (("untied", "in", "✗ weight tying (input embeddings)"),
           ("untied", "out", "✗ weight tying (output embeddings)"),
@@ -54,8 +54,9 @@ def _distance_grid(result: Result, variants: tuple[str, ...], ax=None) -> Figure
                         label=random_pairs_label(result))
             ax.set_title(f"{VARIANT_TITLES[v]}\n{title}", fontsize=9)
             ax.set_ylim(0, 1.15 * top)
-            if row == len(variants) - 1:
-                ax.set_xlabel("training step")
+            step_axis(ax)
+            if row < len(variants) - 1:
+                ax.set_xlabel("")
             if col == 0:
                 ax.set_ylabel("Euclidean distance")
     axes[0, 0].legend(fontsize=8, loc="lower left")
@@ -99,7 +100,7 @@ def plot_twin_ratio(result: Result, ax=None) -> Figure:
             band(ax, step, twin / rand, color=colors[f"{model}_{role}"], ls=ls,
                  label=f"{names[f'{model}_{role}']}, {'✓DH' if v == 'dh' else '✗DH'}")
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_xlabel("training step")
+    step_axis(ax)
     ax.set_ylabel("twin distance / random-pair distance")
     ax.set_title("Twins relative to random pairs (1 = no closer than random)")
     ax.legend(fontsize=8, ncol=2)
@@ -125,7 +126,7 @@ def plot_accuracy_loss(result: Result, ax=None) -> Figure:
     axes[0].set_ylabel("masked-token accuracy")
     axes[1].set_ylabel("masked-token cross-entropy")
     for a, title in zip(axes, ("Accuracy (validation)", "Loss (validation)"), strict=True):
-        a.set_xlabel("training step")
+        step_axis(a)
         a.set_title(title)
     axes[0].legend(fontsize=8)
     return fig
@@ -184,7 +185,7 @@ def plot_twin_motion(result: Result, ax=None) -> Figure:
                         color=color, label=label)
         ax.axhline(0, color="black", lw=0.6)
         ax.set_title(f"{VARIANT_TITLES['dh']}\n{title}", fontsize=9)
-        ax.set_xlabel("training step")
+        step_axis(ax)
         if col == 0:
             ax.set_ylabel("distance change since step 0")
     handles, labels = axes[0, 0].get_legend_handles_labels()
