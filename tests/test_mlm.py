@@ -339,7 +339,7 @@ def test_twins_of_a_frequency_band(tiny, tmp_path, monkeypatch):
     assert not tiny.claim("B-E8").ours.startswith("twins of")
     mid = MLMTwinsMidConfig.paper()
     assert (mid.name, mid.twin_rank, mid.n_twins, mid.steps, mid.checkpoint_every) == ("mlm-twins-mid", 200, 50,
-                                                                                       30_000, 1000)
+                                                                                       100_000, 1000)
     assert MLMTwinsMidConfig.quick().twin_rank == 200
     assert get("mlm-twins-mid").judge is get("mlm-twins").judge
 
