@@ -201,8 +201,11 @@ def test_chapter_glues_only_values_the_results_provide(small):
     keys |= {f"xor-sweep-paper.{k}" for k in glue_values(sweep, provenance=True)}
     departure = run_or_load(XorDeparture.paper())  # the departure and its runs (for their provenance)
     keys |= {f"xor-departure.{k}" for k in glue_values(departure)}
-    runs = run_or_load(XorDeparture.paper().run_config())
+    runs_cfg = XorDeparture.paper().run_config()
+    runs = run_or_load(runs_cfg)
     keys |= {f"xor-departure-runs.{k}" for k in glue_values(runs, provenance=True)}
+    decay = run_or_load(runs_cfg.replace(t_max=150_000))  # the departure's runs without the restarts
+    keys |= {f"xor-decay-paper.{k}" for k in glue_values(decay, provenance=True)}
     text = (ROOT / "book/bertolotti/xor.ipynb").read_text()
     used = set(re.findall(r"\{glue:text\}`([^`:]+)", text))
     assert used, "the chapter glues nothing"
