@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 
+from tiedemb.book.bertolotti.xor import most_reaching
 from tiedemb.experiments import get, run_or_load
 from tiedemb.experiments.bertolotti.xor import XorTransformerSmall, learned_threshold
 from tiedemb.experiments.bertolotti.xor_departure import XorDeparture, judge_departure
@@ -27,7 +28,7 @@ def test_the_departure_is_the_sweeps_setting():
     rows = m["points"]
     pick = m["first_reliable"]
     if pick is None:
-        pick = max(range(len(rows)), key=lambda i: (rows[i]["n_reach"], -i))
+        pick = most_reaching(rows)
     cfg = XorDeparture.paper()
     assert (rows[pick]["lr"], rows[pick]["weight_decay"], rows[pick]["t_max"]) == (cfg.lr, cfg.weight_decay,
                                                                                    cfg.t_max)

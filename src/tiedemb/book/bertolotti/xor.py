@@ -136,7 +136,7 @@ def sweep_prose(result: Result) -> dict[str, str]:
     first = m["first_reliable"]
     authors = rows[0]
     escapes = [lr for lr in authors["escape_lr"] if lr is not None]
-    most = max(range(len(rows)), key=lambda i: (rows[i]["n_reach"], -i))  # the first of the best, from the authors'
+    most = most_reaching(rows)
     return {
         "per_point": "; ".join(f"{_point_words(r)}: {r['n_reach']} of {r['n_runs']}" for r in rows),
         "departure": "none of the settings tried" if first is None else
@@ -155,6 +155,12 @@ def sweep_prose(result: Result) -> dict[str, str]:
         if first is None else
         f"the departure, {_point_words(rows[first])}, is run to the authors' 150,000 steps in the next section",
     }
+
+
+def most_reaching(rows: list[dict]) -> int:
+    """The sweep point in which the most runs reach the Bayes level; of equals, the first, counted from the authors'
+    configuration outward (``xor-departure`` runs it when no point learns reliably)."""
+    return max(range(len(rows)), key=lambda i: (rows[i]["n_reach"], -i))
 
 
 def reach_trend(rows: list[dict]) -> str:
