@@ -83,3 +83,39 @@ def test_chapter_shows_the_code_status_of_the_committed_result(paper):
     text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert 'glue_result(result_paper, prefix="xor-paper", provenance=True)' in code
     assert "{glue:text}`xor-paper.provenance.code`" in text
+
+
+def test_paper_runs_table_lists_every_configuration_committed_or_its_command():
+    """The chapter's table of paper-scale runs: one row per XOR configuration, a committed run's outcome read from its
+    result, a missing run's command; the bodies scored by B-E7 at paper scale are exactly the committed ones."""
+    from tiedemb.book.bertolotti.xor import (
+        PAPER_RUNS,
+        committed_bodies,
+        committed_body_results,
+        committed_paper,
+        paper_runs_table,
+    )
+    from tiedemb.experiments.bertolotti.xor import OTHER_BODIES
+
+    table = paper_runs_table()
+    assert [row[0] for row in table.rows] == list(PAPER_RUNS)
+    for row in table.rows:
+        result = committed_paper(row[0])
+        if result is None:
+            assert row[3] == "not run yet" and row[-1] == f"python -m tiedemb run {row[0]} --scale paper"
+        else:
+            assert result.config["scale"] == "paper" and row[-1].startswith("task ")
+            assert row[4] == f"{result.metrics['acc']['untied']['final']:.3f}"
+    assert (ROOT / "results/paper/xor-transformer-small/result.json").is_file()
+    assert committed_paper("xor-transformer-small") is not None
+    bodies = committed_bodies()
+    assert set(bodies) <= set(OTHER_BODIES)
+    assert [r.name for r in committed_body_results()] == list(bodies)
+    assert all((ROOT / "results/paper" / n / "result.json").is_file() for n in bodies)
+
+
+def test_bodies_panels_need_a_result():
+    from tiedemb.plotting.bertolotti.xor import plot_bodies_panels
+
+    with pytest.raises(ValueError, match="at least one result"):
+        plot_bodies_panels([])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ...experiments.bertolotti.xor import (
     CONFIGS,
     LARGE_RATIO,
+    OTHER_BODIES,
     SMALL_RATIO,
     embedding_pattern,
     finals,
@@ -16,7 +17,7 @@ from ...experiments.bertolotti.xor import (
 )
 from ...experiments.bertolotti.xor_sweep import lr_curve, plateau_exits
 from ...results import Result
-from .. import prose
+from .. import DataTable, prose
 
 MATRIX_WORDS = {"in": "input", "out": "output", "tied": "tied"}
 
@@ -120,6 +121,8 @@ def other_bodies_prose(result: Result) -> dict[str, str]:
         "n_pattern": str(sum(status[n]["pattern"] for n in learned)),
         "not_learned": _names([short[n] for n in status if n not in learned]),
         "pattern_fails": _names([short[n] for n in learned if not status[n]["pattern"]]),
+        "scored_configs": _names([short[n] for n in status]),
+        "left_out": _names([n.removeprefix("xor-") for n in OTHER_BODIES if n not in status]),
     }
 
 
@@ -183,3 +186,56 @@ def reach_trend(rows: list[dict]) -> str:
     best = max(range(len(n)), key=lambda i: n[i])
     return (f"is not monotone in the peak learning rate: the most at lr {same[best]['lr']:g} ({n[best]} of "
             f"{same[best]['n_runs']}; {counts})")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The paper-scale runs: which are committed so far
+
+PAPER_RUNS = (*CONFIGS, "xor-departure")
+"""Every XOR configuration the chapter shows at paper scale: the paper's eight, the ablation and the departure."""
+
+
+def committed_paper(name: str) -> Result | None:
+    """The committed paper-scale result of XOR configuration ``name`` (its own paper preset), or None if it has not
+    been run and committed yet. Never computes: paper-scale runs take CPU hours."""
+    from ...cache import load_committed
+    from ...experiments import get
+
+    return load_committed(get(name).config_cls.paper())
+
+
+def committed_bodies() -> tuple[str, ...]:
+    """The other bodies (``xor-other-bodies``' configurations) whose paper-scale run is committed, in its order."""
+    return tuple(n for n in OTHER_BODIES if committed_paper(n) is not None)
+
+
+def committed_body_results() -> list[Result]:
+    """The committed paper-scale results of the other bodies (:func:`committed_bodies`), in that order."""
+    return [r for r in map(committed_paper, OTHER_BODIES) if r is not None]
+
+
+def paper_runs_table() -> DataTable:
+    """Per XOR configuration: its committed paper-scale run (steps, seeds, wall time, final accuracies, whether the
+    task was learned), or the command that produces it."""
+    from ...cache import load_committed, produce_command
+    from ...experiments import get
+    from .. import provenance_text
+
+    rows = []
+    for name in PAPER_RUNS:
+        r = committed_paper(name)
+        if r is None:
+            cfg = get(name).config_cls.paper()
+            rows.append([name, f"{cfg.steps:,}", str(len(cfg.seeds)), "not run yet", "–", "–",
+                         f"{produce_command(cfg)}"])
+            continue
+        m = r.metrics
+        cfg = get(name).config_cls.paper()
+        if hasattr(cfg, "run_config"):  # trained as a configuration of another experiment: that run's wall time
+            r = load_committed(cfg.run_config()) or r
+        rows.append([name, f"{r.config['steps']:,}", str(len(r.config["seeds"])), provenance_text(r)["wall_time"],
+                     f"{m['acc']['untied']['final']:.3f}", f"{m['acc']['tied']['final']:.3f}",
+                     "task " + ("learned" if task_learned(m) else "not learned")])
+    return DataTable(["configuration", "steps", "seeds", "run in", "untied acc.", "tied acc.", "outcome or command"],
+                     rows, kinds=["text", "num", "num", "text", "num", "num", "text wide"])
+

@@ -87,6 +87,19 @@ for _name in CONFIGS:
     figure(_name)(plot_xor_panels)
 
 
+def plot_bodies_panels(results: list[Result]) -> Figure:
+    """The four panels (:func:`plot_xor_panels`) of several configurations, one pair of rows per configuration."""
+    if not results:
+        raise ValueError("plot_bodies_panels needs at least one result")
+    fig, axes = new_figure((8.4, 6.4 * len(results)), 2 * len(results), 2)
+    for i, r in enumerate(results):
+        plot_xor_panels(r, axes[2 * i : 2 * i + 2])
+        n = r.arrays["acc_untied"].shape[0]
+        axes[2 * i, 0].set_title(f"{r.name}: accuracy ({n} seeds × untied/tied)", fontsize=9)
+    fig.suptitle("mean and 95% band over seeds", fontsize=10)
+    return fig
+
+
 @figure("xor-other-bodies")
 def plot_other_bodies(result: Result, ax=None) -> Figure:
     """Final distances of the pairs (0,1) and (2,3) in the untied output and tied matrices, per configuration; a
