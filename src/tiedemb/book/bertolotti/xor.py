@@ -236,6 +236,6 @@ def paper_runs_table() -> DataTable:
         rows.append([name, f"{r.config['steps']:,}", str(len(r.config["seeds"])), provenance_text(r)["wall_time"],
                      f"{m['acc']['untied']['final']:.3f}", f"{m['acc']['tied']['final']:.3f}",
                      "task " + ("learned" if task_learned(m) else "not learned")])
-    return DataTable(["configuration", "steps", "seeds", "run in", "untied acc.", "tied acc.", "outcome or command"],
+    return DataTable(["configuration", "steps", "seeds", "wall time", "untied acc.", "tied acc.", "outcome or command"],
                      rows, kinds=["text", "num", "num", "text", "num", "num", "text wide"])
 
