@@ -206,6 +206,10 @@ def test_chapter_glues_only_values_the_results_provide(small):
     keys |= {f"xor-departure-runs.{k}" for k in glue_values(runs, provenance=True)}
     decay = run_or_load(runs_cfg.replace(t_max=150_000))  # the departure's runs without the restarts
     keys |= {f"xor-decay-paper.{k}" for k in glue_values(decay, provenance=True)}
+    from tiedemb.book.bertolotti.xor import committed_bodies  # B-E7 at paper scale, on the bodies committed so far
+
+    other_paper = run_or_load(OtherBodiesConfig.paper().replace(configs=committed_bodies()), compute_missing=True)
+    keys |= {f"xor-other-paper.{k}" for k in glue_values(other_paper)}
     text = (ROOT / "book/bertolotti/xor.ipynb").read_text()
     used = set(re.findall(r"\{glue:text\}`([^`:]+)", text))
     assert used, "the chapter glues nothing"
