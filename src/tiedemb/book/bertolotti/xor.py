@@ -204,14 +204,14 @@ def committed_paper(name: str) -> Result | None:
     return load_committed(get(name).config_cls.paper())
 
 
-def committed_bodies() -> tuple[str, ...]:
-    """The other bodies (``xor-other-bodies``' configurations) whose paper-scale run is committed, in its order."""
-    return tuple(n for n in OTHER_BODIES if committed_paper(n) is not None)
-
-
 def committed_body_results() -> list[Result]:
-    """The committed paper-scale results of the other bodies (:func:`committed_bodies`), in that order."""
+    """The committed paper-scale results of the other bodies (``xor-other-bodies``' configurations), in its order."""
     return [r for r in map(committed_paper, OTHER_BODIES) if r is not None]
+
+
+def committed_bodies() -> tuple[str, ...]:
+    """The other bodies whose paper-scale run is committed (:func:`committed_body_results`), in the same order."""
+    return tuple(r.name for r in committed_body_results())
 
 
 def paper_runs_table() -> DataTable:
@@ -223,14 +223,12 @@ def paper_runs_table() -> DataTable:
 
     rows = []
     for name in PAPER_RUNS:
-        r = committed_paper(name)
+        cfg = get(name).config_cls.paper()
+        r = load_committed(cfg)
         if r is None:
-            cfg = get(name).config_cls.paper()
-            rows.append([name, f"{cfg.steps:,}", str(len(cfg.seeds)), "not run yet", "–", "–",
-                         f"{produce_command(cfg)}"])
+            rows.append([name, f"{cfg.steps:,}", str(len(cfg.seeds)), "not run yet", "–", "–", produce_command(cfg)])
             continue
         m = r.metrics
-        cfg = get(name).config_cls.paper()
         if hasattr(cfg, "run_config"):  # trained as a configuration of another experiment: that run's wall time
             r = load_committed(cfg.run_config()) or r
         rows.append([name, f"{r.config['steps']:,}", str(len(r.config["seeds"])), provenance_text(r)["wall_time"],
@@ -238,4 +236,3 @@ def paper_runs_table() -> DataTable:
                      "task " + ("learned" if task_learned(m) else "not learned")])
     return DataTable(["configuration", "steps", "seeds", "wall time", "untied acc.", "tied acc.", "outcome or command"],
                      rows, kinds=["text", "num", "num", "text", "num", "num", "text wide"])
-
