@@ -106,6 +106,12 @@ def test_glue_prefix_and_provenance_text(monkeypatch):
     current = Result("grad-check", {}, {}, [], {}, {"code_version": code_version("grad-check")})
     assert provenance_text(current)["code"] == "the current code"
     assert provenance_text(Result("x-y", {}, {}, [], {}))["wall_time"] == "unknown"
+    resumed = Result("x-y", {}, {}, [], {},
+                     {"wall_time_s": 600.0, "resumed_trainings": 1, "earlier_processes_s": 300.0})
+    assert provenance_text(resumed)["wall_time"] == "10 minutes (every process of the resumed run)"
+    resumed.provenance = {"wall_time_s": 600.0, "resumed_trainings": 1,
+                          "wall_time_covers": "the finishing process only"}
+    assert provenance_text(resumed)["wall_time"] == "10 minutes (the finishing process only)"
 
 
 def test_prose_keys_may_not_shadow_metrics(monkeypatch):

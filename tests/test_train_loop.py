@@ -5,7 +5,17 @@ import torch
 from torch import nn
 
 from tiedemb.config import ConfigError
-from tiedemb.train.loop import CheckpointMismatch, OptimSpec, Stop, Task, build_optimizer, fit
+from tiedemb.results import provenance
+from tiedemb.train.loop import (
+    CheckpointMismatch,
+    OptimSpec,
+    Stop,
+    Task,
+    build_optimizer,
+    fit,
+    reset_resumed,
+    resumed_seconds,
+)
 
 
 class Regression(Task):
@@ -81,6 +91,33 @@ def test_killed_run_resumes_to_identical_numbers(spec, tmp_path):
     assert resumed_task.losses == full_task.losses
     assert torch.equal(resumed_model.weight, full_model.weight)
     assert all(torch.equal(a, b) for a, b in zip(resumed_task.weights, full_task.weights, strict=True))
+
+
+def test_a_resumed_run_is_timed_over_every_process(tmp_path):
+    ck = tmp_path / "run.pt"
+    with pytest.raises(Stop):
+        fit(_model(), Regression(), steps=23, optim=SPEC, checkpoint=ck, checkpoint_every=5, stop_after=17)
+    earlier = torch.load(ck, weights_only=True)["elapsed_s"]
+    assert earlier > 0
+    reset_resumed()
+    assert resumed_seconds() == (0, 0.0)
+    fit(_model(), Regression(), steps=23, optim=SPEC, checkpoint=ck, checkpoint_every=5)
+    assert resumed_seconds() == (1, earlier)
+    p = provenance("x", 2.0, code="c", commit="g", resumed=1, earlier_s=earlier)
+    assert p["wall_time_s"] == pytest.approx(2.0 + earlier, abs=1e-3) and p["earlier_processes_s"] == round(earlier, 3)
+    # a checkpoint written by code that did not time its processes: the wall time says it covers the last one only
+    with pytest.raises(Stop):
+        fit(_model(), Regression(), steps=23, optim=SPEC, checkpoint=ck, checkpoint_every=5, stop_after=17)
+    state = torch.load(ck, weights_only=True)
+    del state["elapsed_s"]
+    torch.save(state, ck)
+    reset_resumed()
+    fit(_model(), Regression(), steps=23, optim=SPEC, checkpoint=ck, checkpoint_every=5)
+    assert resumed_seconds() == (1, None)
+    p = provenance("x", 2.0, code="c", commit="g", resumed=1, earlier_s=None)
+    assert p["wall_time_s"] == 2.0 and p["wall_time_covers"] == "the finishing process only"
+    assert "resumed_trainings" not in provenance("x", 2.0, code="c", commit="g")
+    reset_resumed()
 
 
 @pytest.mark.parametrize("spec", [SPEC, OptimSpec("sgd", lr=2.0, schedule="epoch-decay", steps_per_epoch=3,

@@ -10,7 +10,7 @@ import numpy as np
 from tiedemb.book.bertolotti.xor import most_reaching
 from tiedemb.experiments import get, run_or_load
 from tiedemb.experiments.bertolotti.xor import XorTransformerSmall, learned_threshold
-from tiedemb.experiments.bertolotti.xor_departure import XorDeparture, judge_departure
+from tiedemb.experiments.bertolotti.xor_departure import XorDeparture
 from tiedemb.experiments.bertolotti.xor_sweep import XorLrSweepConfig, reaches_bayes
 
 
@@ -49,7 +49,7 @@ def test_the_departure_counts_its_runs_and_is_judged_as_the_main_experiment():
 def test_an_unlearned_departure_points_to_another_departure_not_to_the_authors_configuration():
     m = copy.deepcopy(run_or_load(XorDeparture.paper()).metrics)
     m["acc"]["untied"]["final"] = learned_threshold(m) - 0.01
-    claims = judge_departure(XorDeparture.paper(), m)
+    claims = get("xor-departure").judge(XorDeparture.paper(), m)
     scored = [c for c in claims if c.precondition]
     assert scored and all(c.verdict == "not testable at this scale" for c in scored)
     assert all("another departure" in c.precondition and "authors' configuration" not in c.precondition

@@ -88,6 +88,8 @@ def test_bad_configs_raise_clear_errors():
         cls.quick().replace(checkpoint_every=-5)
     with pytest.raises(ConfigError, match="configs must be one of"):
         OtherBodiesConfig.quick().replace(configs=("xor-transformer-small",))
+    with pytest.raises(ConfigError, match="configs must name at least one configuration of xor-lstm-small"):
+        OtherBodiesConfig.quick().replace(configs=())
 
 
 def test_each_seed_has_its_own_stream_shared_by_its_tied_and_untied_runs():

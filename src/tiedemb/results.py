@@ -286,18 +286,29 @@ def device_description() -> str:
             f"{kernels} kernels" + (f", MKL {mkl}" if mkl else ""))
 
 
-def provenance(name: str, wall_time_s: float, *, code: str | None = None, commit: str | None = None
-               ) -> dict[str, Any]:
+def provenance(name: str, wall_time_s: float, *, code: str | None = None, commit: str | None = None,
+               resumed: int = 0, earlier_s: float | None = 0.0) -> dict[str, Any]:
     """Versions (the code version of experiment ``name``), commit, device and wall time for a result computed now.
 
     ``code`` and ``commit``: as read when the computation started (the default reads them now); a file changed while
-    an experiment runs must not label a result computed by the code before the change.
+    an experiment runs must not label a result computed by the code before the change. ``resumed``: how many of its
+    trainings resumed from a checkpoint written by an earlier process, which spent ``earlier_s`` wall seconds on them
+    (None: not known); the wall time then covers every process (``wall_time_s``, with ``earlier_processes_s`` beside
+    it), or, when the earlier time is not known, the finishing process alone (``wall_time_covers``).
     """
+    timing: dict[str, Any] = {"wall_time_s": round(wall_time_s, 3)}
+    if resumed:
+        timing["resumed_trainings"] = resumed
+        if earlier_s is None:
+            timing["wall_time_covers"] = "the finishing process only"
+        else:
+            timing["wall_time_s"] = round(wall_time_s + earlier_s, 3)
+            timing["earlier_processes_s"] = round(earlier_s, 3)
     return {
         "package_version": __version__,
         "code_version": code or code_version(name),
         "git_commit": commit or git_commit(),
         "torch_version": torch.__version__,
         "device": device_description(),
-        "wall_time_s": round(wall_time_s, 3),
+        **timing,
     }

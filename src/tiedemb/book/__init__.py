@@ -346,6 +346,9 @@ def provenance_text(result: Result) -> dict[str, str]:
         wall_text = f"{wall / 60:.0f} minutes"
     else:
         wall_text = f"{wall:.0f} seconds"
+    if wall is not None and p.get("resumed_trainings"):  # a run resumed from checkpoints: say what the time covers
+        wall_text += (" (the finishing process only)" if "earlier_processes_s" not in p
+                      else " (every process of the resumed run)")
     stored = str(p.get("code_version", "unknown"))
     if result.code_is_current:
         code = "the current code"

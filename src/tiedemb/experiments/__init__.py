@@ -118,10 +118,15 @@ def compute(cfg: ExperimentConfig) -> Result:
     # The same number of torch threads for every computation, wherever it runs (a worker of `run --all`, a notebook,
     # a test): summation orders, hence the last bits of float32 results, depend on it.
     torch.set_num_threads(num_threads())
+    from ..train.loop import reset_resumed, resumed_seconds
+
+    reset_resumed()
     start = time.perf_counter()
     result = experiment.run(cfg)
     result.claims = experiment.judge(cfg, result.metrics)
-    result.provenance = provenance(cfg.name, time.perf_counter() - start, code=code, commit=commit)
+    resumed, earlier = resumed_seconds()  # trainings resumed from checkpoints: time the processes before them too
+    result.provenance = provenance(cfg.name, time.perf_counter() - start, code=code, commit=commit,
+                                   resumed=resumed, earlier_s=earlier)
     return result
 
 

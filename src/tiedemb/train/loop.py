@@ -193,6 +193,26 @@ def save_atomic(obj: Any, path: Path) -> None:
         raise
 
 
+_EARLIER: list[float | None] = []  # per fit resumed in this process: wall seconds of the processes before it
+
+
+def resumed_seconds() -> tuple[int, float | None]:
+    """How many trainings of this process resumed from a checkpoint since :func:`reset_resumed`, and the wall seconds
+    the processes before spent on them (None when a checkpoint does not say: written by older code).
+
+    A run stopped and resumed is timed over all its processes: :func:`~tiedemb.experiments.compute` adds these
+    seconds to the finishing process's wall time in the result's provenance.
+    """
+    if not _EARLIER:
+        return 0, 0.0
+    return len(_EARLIER), None if None in _EARLIER else float(sum(_EARLIER))
+
+
+def reset_resumed() -> None:
+    """Forget the resumed trainings counted so far (:func:`resumed_seconds`)."""
+    _EARLIER.clear()
+
+
 class Stop(Exception):
     """Raised by :func:`fit` when ``stop_after`` is reached: the run ends as if the process had been killed."""
 
@@ -203,8 +223,9 @@ def fit(model: nn.Module, task: Task, *, steps: int, optim: OptimSpec, checkpoin
     """Train ``model`` for ``steps`` updates of ``task``'s loss with the optimiser and schedule of ``optim``.
 
     Args:
-        checkpoint: a file written every ``checkpoint_every`` steps (model, optimiser, scheduler, the task's state)
-            and resumed from when it exists; it is deleted when the run ends.
+        checkpoint: a file written every ``checkpoint_every`` steps (model, optimiser, scheduler, the task's state,
+            the wall seconds spent so far by every process of the run) and resumed from when it exists; it is deleted
+            when the run ends.
         fingerprint: what identifies the run (config as plain data); a checkpoint with another fingerprint is
             refused with :class:`CheckpointMismatch`.
         stop_after: raise :class:`Stop` after this many updates, as if the process had been killed (tests).
@@ -214,7 +235,7 @@ def fit(model: nn.Module, task: Task, *, steps: int, optim: OptimSpec, checkpoin
     opt, sched = build_optimizer(model.parameters(), optim)
     groups = task.clip_groups(model)
     print_fp = {"optim": asdict(optim), "steps": steps, **dict(fingerprint or {})}
-    start = 0
+    start, earlier, began = 0, 0.0, time.perf_counter()
     if checkpoint is not None and Path(checkpoint).is_file():
         state = torch.load(checkpoint, weights_only=True)
         if state["fingerprint"] != print_fp:
@@ -225,10 +246,13 @@ def fit(model: nn.Module, task: Task, *, steps: int, optim: OptimSpec, checkpoin
         sched.load_state_dict(state["sched"])
         task.load_state_dict(state["task"])
         start = state["step"]
+        earlier = state.get("elapsed_s")
+        _EARLIER.append(None if earlier is None else float(earlier))
 
     def save(step: int) -> None:
+        elapsed = None if earlier is None else earlier + time.perf_counter() - began
         save_atomic({"fingerprint": print_fp, "step": step, "model": model.state_dict(), "opt": opt.state_dict(),
-                     "sched": sched.state_dict(), "task": task.state_dict()}, Path(checkpoint))
+                     "sched": sched.state_dict(), "task": task.state_dict(), "elapsed_s": elapsed}, Path(checkpoint))
 
     model.train()
     train_seconds = 0.0
