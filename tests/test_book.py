@@ -112,6 +112,9 @@ def test_glue_prefix_and_provenance_text(monkeypatch):
     resumed.provenance = {"wall_time_s": 600.0, "resumed_trainings": 1,
                           "wall_time_covers": "the finishing process only"}
     assert provenance_text(resumed)["wall_time"] == "10 minutes (the finishing process only)"
+    assert provenance_text(resumed)["train_time"] == "unknown"
+    assert provenance_text(Result("x-y", {}, {"timing": {"train_seconds": 4669.3}}, [], {}))["train_time"] == \
+        "78 minutes"
 
 
 def test_prose_keys_may_not_shadow_metrics(monkeypatch):

@@ -335,17 +335,20 @@ def scoreboard(scale: str | None = None) -> Scoreboard:
     return Scoreboard(tables, scale)
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.0f} seconds"
+
+
 def provenance_text(result: Result) -> dict[str, str]:
-    """Where and how a result was computed, as text for a page: wall time, device, commit, versions, and whether the
-    code that computed it is the current code (its verdicts are judged again by the current code either way)."""
+    """Where and how a result was computed, as text for a page: wall time, the time its training steps took (summed
+    over its models and over every process that trained them, when the result records it), device, commit, versions,
+    and whether the code that computed it is the current code (its verdicts are judged again by the current code either
+    way)."""
     p = result.provenance
     wall = p.get("wall_time_s")
-    if wall is None:
-        wall_text = "unknown"
-    elif wall >= 120:
-        wall_text = f"{wall / 60:.0f} minutes"
-    else:
-        wall_text = f"{wall:.0f} seconds"
+    wall_text = _duration(wall)
     if wall is not None and p.get("resumed_trainings"):  # a run resumed from checkpoints: say what the time covers
         wall_text += (" (the finishing process only)" if "earlier_processes_s" not in p
                       else " (every process of the resumed run)")
@@ -356,6 +359,7 @@ def provenance_text(result: Result) -> dict[str, str]:
         code = (f"an older code version ({stored}): its stored metrics are shown, and its verdicts are judged again "
                 f"by the current code")
     changed = ", ".join(result.changed_verdicts) if result.changed_verdicts else "none"
-    return {"wall_time": wall_text, "device": str(p.get("device", "unknown")),
+    train = (result.metrics.get("timing") or {}).get("train_seconds") if isinstance(result.metrics, dict) else None
+    return {"wall_time": wall_text, "train_time": _duration(train), "device": str(p.get("device", "unknown")),
             "commit": str(p.get("git_commit") or "no commit")[:10], "torch": str(p.get("torch_version", "unknown")),
             "package": str(p.get("package_version", "unknown")), "code": code, "changed_verdicts": changed}
