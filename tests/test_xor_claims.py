@@ -199,12 +199,12 @@ def test_chapter_glues_only_values_the_results_provide(small):
         keys |= {f"{prefix}.{k}" for k in glue_values(run_or_load(CONFIGS[name].paper()), provenance=True)}
     sweep = run_or_load(XorLrSweepConfig.paper())
     keys |= {f"xor-sweep-paper.{k}" for k in glue_values(sweep, provenance=True)}
-    departure = run_or_load(XorDeparture.paper())  # the departure and its runs (for their provenance)
-    keys |= {f"xor-departure.{k}" for k in glue_values(departure)}
-    runs_cfg = XorDeparture.paper().run_config()
-    runs = run_or_load(runs_cfg)
-    keys |= {f"xor-departure-runs.{k}" for k in glue_values(runs, provenance=True)}
-    decay = run_or_load(runs_cfg.replace(t_max=150_000))  # the departure's runs without the restarts
+    departures = (("xor-departure", XorDeparture.paper()), ("xor-departure-first", XorDeparture.optimiser_only()))
+    for prefix, cfg in departures:
+        keys |= {f"{prefix}.{k}" for k in glue_values(run_or_load(cfg))}  # each departure and its runs (provenance)
+        keys |= {f"{prefix}-runs.{k}" for k in glue_values(run_or_load(cfg.run_config()), provenance=True)}
+    # the first departure's runs without the restarts
+    decay = run_or_load(XorDeparture.optimiser_only().run_config().replace(t_max=150_000))
     keys |= {f"xor-decay-paper.{k}" for k in glue_values(decay, provenance=True)}
     from tiedemb.book.bertolotti.xor import committed_bodies  # B-E7 at paper scale, on the bodies committed so far
 

@@ -28,13 +28,18 @@ def test_first_reaching_finds_the_first_step_or_minus_one():
 def test_presets_start_at_the_authors_configuration():
     paper = XorLrSweepConfig.paper()
     main = XorTransformerSmall.paper()
-    assert paper.points[0] == (main.lr, main.weight_decay, main.t_max)  # the authors' configuration first
-    assert (1e-3, 0.01, 1_000) in paper.points  # the authors' earlier Makefiles
+    assert paper.points[0] == (main.lr, main.weight_decay, main.t_max, main.d_model)  # the authors' first
+    assert (1e-3, 0.01, 1_000, 4) in paper.points  # the authors' earlier Makefiles
     assert len(paper.seeds) == 10 and paper.steps == 30_000
     point = paper.point_config(paper.points[0])
     assert point.replace(steps=main.steps, seeds=main.seeds) == main  # nothing else departs from the paper
     quick = XorLrSweepConfig.quick()
     assert quick.point_config(quick.points[0]) == XorTransformerSmall.quick()  # the cached quick experiment
+    # the wider points change d_model and d_ff together and nothing else; one decay is T_max = steps
+    wide = paper.point_config((2e-3, 0.1, paper.steps, 8)).to_dict()
+    narrow = paper.point_config((2e-3, 0.1, paper.steps, 4)).to_dict()
+    assert {k for k in wide if wide[k] != narrow[k]} == {"d_model", "d_ff"}
+    assert narrow == paper.point_config((2e-3, 0.1, paper.steps, None)).to_dict()
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -44,6 +49,9 @@ def test_presets_start_at_the_authors_configuration():
     (dict(lrs=(-1.0,), weight_decays=(0.1,), t_maxes=(10,)), "lrs must be a positive number"),
     (dict(lrs=(1e-3,), weight_decays=(0.1,), t_maxes=(0,)), "t_maxes must be a positive integer"),
     (dict(lrs=(1e-6,), weight_decays=(0.1,), t_maxes=(10,)), "eta_min"),
+    (dict(lrs=(1e-3,), weight_decays=(0.1,), t_maxes=(10,), widths=(4, 8)), "one width per point"),
+    (dict(lrs=(1e-3,), weight_decays=(0.1,), t_maxes=(10,), widths=(0,)), "widths must be a positive integer"),
+    (dict(lrs=(1e-3, 1e-3), weight_decays=(0.1, 0.1), t_maxes=(10, 10), widths=(4, 4)), "distinct"),
 ])
 def test_bad_sweeps_raise_clear_errors(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -55,7 +63,8 @@ def test_two_point_sweep_counts_what_its_runs_did(tmp_cache):
                                            steps=300, seeds=(42, 43))
     result = run_or_load(cfg)
     m = result.metrics
-    assert [(p["lr"], p["weight_decay"], p["t_max"]) for p in m["points"]] == list(cfg.points)
+    assert [(p["lr"], p["weight_decay"], p["t_max"]) for p in m["points"]] == [p[:3] for p in cfg.points]
+    assert [p["d_model"] for p in m["points"]] == [XorTransformerSmall.quick().d_model] * 2
     for i, (point, row) in enumerate(zip(cfg.points, m["points"], strict=True)):
         # each point is the main experiment at those settings, cached under its own configuration
         pcfg = cfg.point_config(point)
@@ -98,6 +107,17 @@ def test_the_trend_in_words_follows_the_counts():
     assert words.startswith("is not monotone") and "lr 0.002 (3 of 10" in words
     assert "lr 0.001" not in words  # another weight decay: not part of the learning-rate trend
     assert reach_trend([row(1e-3, 0)]).startswith("cannot be told")
+    wider = {**row(4e-3, 9), "d_model": 8}  # another width: not part of the learning-rate trend either
+    assert reach_trend([row(1e-3, 0), row(2e-3, 1), wider]) == "grows with the peak learning rate (from 0 to 1 of 10)"
+
+
+def test_point_words_name_one_decay_and_the_width():
+    from tiedemb.book.bertolotti.xor import _point_words
+
+    row = dict(lr=2e-3, weight_decay=0.1, t_max=30_000, d_model=8, one_decay=True)
+    assert _point_words(row) == "lr 0.002 (weight decay 0.1, one decay, no restart, d 8)"
+    periodic = {**row, "t_max": 10_000, "one_decay": False}
+    assert _point_words(periodic) == "lr 0.002 (weight decay 0.1, T_max 10,000, d 8)"
 
 
 def test_the_departure_in_words_follows_the_first_reliable_point():
@@ -114,11 +134,10 @@ def test_the_departure_in_words_follows_the_first_reliable_point():
     none = words(None, reach=(0, 3, 3))
     assert none["departure"] == "none of the settings tried"
     assert none["most_reach"] == "lr 0.002 (weight decay 0.1, T_max 10), where 3 of 10 runs reach it"  # the first
-    assert none["departure_next"] == ("no setting tried learns reliably within these steps; the one in which the most "
-                                      "runs reach the Bayes level, lr 0.002 (weight decay 0.1, T_max 10), is run to "
-                                      "the authors' 150,000 steps in the next section")
-    assert words(None, reach=(0, 0, 0))["departure_next"].startswith("no setting tried lets a single run reach")
+    assert none["departure_next"] == ("no setting tried learns reliably within these steps; the most runs reach the "
+                                      "Bayes level at lr 0.002 (weight decay 0.1, T_max 10) (3 of 10)")
+    assert words(None, reach=(0, 0, 0))["departure_next"] == "no setting tried lets a single run reach the Bayes level"
     found = words(1)
     assert found["departure"].startswith("lr 0.002 (weight decay 0.1, T_max 10), where 9 of 10 runs reach it")
-    assert found["departure_next"] == ("the departure, lr 0.002 (weight decay 0.1, T_max 10), is run to the authors' "
-                                       "150,000 steps in the next section")
+    assert found["departure_next"] == ("the first that does, lr 0.002 (weight decay 0.1, T_max 10), is the smallest "
+                                       "departure found")

@@ -127,7 +127,9 @@ def other_bodies_prose(result: Result) -> dict[str, str]:
 
 
 def _point_words(row: dict) -> str:
-    return f"lr {row['lr']:g} (weight decay {row['weight_decay']:g}, T_max {row['t_max']:,})"
+    schedule = "one decay, no restart" if row.get("one_decay") else f"T_max {row['t_max']:,}"
+    width = f", d {row['d_model']}" if "d_model" in row else ""
+    return f"lr {row['lr']:g} (weight decay {row['weight_decay']:g}, {schedule}{width})"
 
 
 @prose("xor-lr-sweep")
@@ -151,26 +153,26 @@ def sweep_prose(result: Result) -> dict[str, str]:
         "trend": reach_trend(rows),
         "most_reach": _point_words(rows[most]) + f", where {rows[most]['n_reach']} of {rows[most]['n_runs']} runs "
         "reach it",
-        "departure_next": ("no setting tried learns reliably within these steps; the one in which the most runs reach "
-                           f"the Bayes level, {_point_words(rows[most])}, is run to the authors' 150,000 steps in the "
-                           "next section" if rows[most]["n_reach"] else "no setting tried lets a single run reach the "
-                           "Bayes level, so there is no departure to run to the authors' 150,000 steps")
-        if first is None else
-        f"the departure, {_point_words(rows[first])}, is run to the authors' 150,000 steps in the next section",
+        "departure_next": ("no setting tried learns reliably within these steps; the most runs reach the Bayes level "
+                           f"at {_point_words(rows[most])} ({rows[most]['n_reach']} of {rows[most]['n_runs']})"
+                           if rows[most]["n_reach"] else "no setting tried lets a single run reach the Bayes level")
+        if first is None else f"the first that does, {_point_words(rows[first])}, is the smallest departure found",
     }
 
 
 def most_reaching(rows: list[dict]) -> int:
     """The sweep point in which the most runs reach the Bayes level; of equals, the first, counted from the authors'
-    configuration outward (``xor-departure`` runs it when no point learns reliably)."""
+    configuration outward."""
     return max(range(len(rows)), key=lambda i: (rows[i]["n_reach"], -i))
 
 
 def reach_trend(rows: list[dict]) -> str:
     """How the number of runs that reach the Bayes level changes with the peak learning rate, over the points that
-    keep the first point's weight decay and T_max, in words."""
-    same = sorted((r for r in rows if (r["weight_decay"], r["t_max"]) == (rows[0]["weight_decay"], rows[0]["t_max"])),
-                  key=lambda r: r["lr"])
+    keep the first point's weight decay, T_max and width, in words."""
+    def setting(r: dict) -> tuple:
+        return r["weight_decay"], r["t_max"], r.get("d_model")
+
+    same = sorted((r for r in rows if setting(r) == setting(rows[0])), key=lambda r: r["lr"])
     n = [r["n_reach"] for r in same]
     if len(n) < 2:
         return "cannot be told from a single point"

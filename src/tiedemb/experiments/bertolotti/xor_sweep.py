@@ -34,8 +34,8 @@ def reaches_bayes(final: np.ndarray, bayes: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class XorLrSweepConfig(ExperimentConfig):
-    """The main configuration (``xor-transformer-small``) trained at several optimiser settings, one point per
-    (lr, weight decay, T_max); every point trains every seed, untied and tied, in one batched run.
+    """The main configuration (``xor-transformer-small``) trained at several optimiser settings and model widths, one
+    point per (lr, weight decay, T_max, width); every point trains every seed, untied and tied, in one batched run.
 
     The points are listed from the authors' configuration outward: the first point that learns reliably
     (:data:`RELIABLE_SHARE` of the untied runs within :data:`BAYES_MARGIN` of the Bayes accuracy) is the smallest
@@ -47,36 +47,47 @@ class XorLrSweepConfig(ExperimentConfig):
 
     lrs: tuple[float, ...] = ()  # peak AdamW learning rate of each point
     weight_decays: tuple[float, ...] = ()  # AdamW weight decay of each point
-    t_maxes: tuple[int, ...] = ()  # CosineAnnealingLR T_max of each point
+    t_maxes: tuple[int, ...] = ()  # CosineAnnealingLR T_max of each point (T_max = steps: one decay, no restart)
+    widths: tuple[int, ...] = ()  # d_model = d_ff of each point's model, paired as in the authors' small and medium
+    # Transformers (empty: the main configuration's sizes at every point)
     steps: int = 30_000  # steps of every point
 
     def _validate(self) -> None:
-        for f in ("lrs", "weight_decays", "t_maxes"):
+        for f in ("lrs", "weight_decays", "t_maxes", "widths"):
             if isinstance(getattr(self, f), list):
                 object.__setattr__(self, f, tuple(getattr(self, f)))
         n = len(self.lrs)
         if n == 0 or len(self.weight_decays) != n or len(self.t_maxes) != n:
             raise ConfigError(f"lrs, weight_decays and t_maxes must be non-empty and of equal length (one entry per "
                               f"point); got {len(self.lrs)}, {len(self.weight_decays)} and {len(self.t_maxes)}")
+        if self.widths and len(self.widths) != n:
+            raise ConfigError(f"widths must be empty (the main configuration's sizes) or give one width per point "
+                              f"({n}); got {len(self.widths)}")
+        for w in self.widths:
+            positive("widths", w, integer=True)
         positive("steps", self.steps, integer=True)
         for lr in self.lrs:
             positive("lrs", lr)
         for t in self.t_maxes:
             positive("t_maxes", t, integer=True)
         if len(set(self.points)) != n:
-            raise ConfigError(f"the points (lr, weight decay, T_max) must be distinct; got {self.points}")
+            raise ConfigError(f"the points (lr, weight decay, T_max, width) must be distinct; got {self.points}")
         for p in self.points:  # each point must be a valid configuration of the main experiment
             self.point_config(p)
 
     @property
-    def points(self) -> tuple[tuple[float, float, int], ...]:
-        return tuple(zip(self.lrs, self.weight_decays, self.t_maxes, strict=True))
+    def points(self) -> tuple[tuple[float, float, int, int | None], ...]:
+        """(lr, weight decay, T_max, width) per point; width None: the main configuration's sizes."""
+        widths = self.widths or (None,) * len(self.lrs)
+        return tuple(zip(self.lrs, self.weight_decays, self.t_maxes, widths, strict=True))
 
-    def point_config(self, point: tuple[float, float, int]) -> XorConfig:
-        """The configuration of ``xor-transformer-small`` at this scale with the point's optimiser settings."""
-        lr, wd, t_max = point
-        return XorTransformerSmall.for_scale(self.scale).replace(lr=lr, weight_decay=wd, t_max=t_max,
-                                                                 steps=self.steps, seeds=self.seeds)
+    def point_config(self, point: tuple[float, float, int, int | None]) -> XorConfig:
+        """The configuration of ``xor-transformer-small`` at this scale with the point's optimiser settings (and
+        width, when the point sets one)."""
+        lr, wd, t_max, width = point
+        cfg = XorTransformerSmall.for_scale(self.scale).replace(lr=lr, weight_decay=wd, t_max=t_max,
+                                                                steps=self.steps, seeds=self.seeds)
+        return cfg if width is None else cfg.replace(d_model=width, d_ff=width)
 
     @classmethod
     def quick(cls) -> XorLrSweepConfig:
@@ -90,11 +101,15 @@ class XorLrSweepConfig(ExperimentConfig):
         # configuration outward: theirs (lr 5e-4, wd 0.1, T_max 10,000); their earlier Makefiles' (lr 1e-3, wd 0.01,
         # T_max 1,000); the peak learning rate alone raised (1e-3 to 5e-3); then, at lr 2e-3 (of those, the one with
         # the most runs at the Bayes level), a shorter schedule (T_max 1,000: fifteen peaks in 30,000 steps instead of
-        # two), a lower weight decay (0.01), and both. Each point's wall time is in its result.
+        # two), a lower weight decay (0.01), and both; then one decay without restarts (T_max = steps); then the
+        # model twice as wide (d 8, d_ff 8), with the authors' schedule and with one decay. Each point's wall time is
+        # in its result.
         return cls(scale="paper", seeds=tuple(range(42, 52)), steps=30_000,
-                   lrs=(5e-4, 1e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 2e-3, 2e-3, 2e-3),
-                   weight_decays=(0.1, 0.01, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01),
-                   t_maxes=(10_000, 1_000, 10_000, 10_000, 10_000, 10_000, 10_000, 1_000, 10_000, 1_000))
+                   lrs=(5e-4, 1e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 2e-3, 2e-3, 2e-3, 2e-3, 2e-3, 2e-3),
+                   weight_decays=(0.1, 0.01, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.1, 0.1, 0.1),
+                   t_maxes=(10_000, 1_000, 10_000, 10_000, 10_000, 10_000, 10_000, 1_000, 10_000, 1_000, 30_000,
+                            10_000, 30_000),
+                   widths=(4,) * 11 + (8, 8))
 
 
 def lr_curve(config: dict, steps: np.ndarray) -> np.ndarray:
@@ -135,7 +150,8 @@ def run_lr_sweep(cfg: XorLrSweepConfig) -> Result:
         m = r.metrics
         final = np.asarray(m["acc"]["untied"]["per_seed"])
         exit_step, exit_lr = plateau_exits(r)
-        rows.append({"lr": point[0], "weight_decay": point[1], "t_max": point[2],
+        rows.append({"lr": point[0], "weight_decay": point[1], "t_max": point[2], "d_model": r.config["d_model"],
+                     "one_decay": point[2] >= cfg.steps,
                      "n_reach": int(reaches_bayes(final, m["bayes_accuracy"]).sum()), "n_runs": len(final),
                      "n_escaped": int((exit_step >= 0).sum()), "final_untied": final.tolist(),
                      "final_tied": m["acc"]["tied"]["per_seed"], "escape_step": exit_step.tolist(),

@@ -164,8 +164,10 @@ def plot_lr_sweep(result: Result, ax=None) -> Figure:
     for i, row in enumerate(rows):
         plot_runs_with_lr(axes[i], result.arrays["eval_step"], result.arrays[f"acc_untied.{i}"],
                           result.arrays[f"lr.{i}"], bayes=m["bayes_accuracy"], marginal=m["marginal_accuracy"],
-                          title=f"lr {row['lr']:g}, wd {row['weight_decay']:g}, T_max "
-                          f"{row['t_max']:,}: {row['n_reach']}/{row['n_runs']} reach")
+                          title=f"lr {row['lr']:g}, wd {row['weight_decay']:g}, "
+                          + ("one decay" if row.get("one_decay") else f"T_max {row['t_max']:,}")
+                          + (f", d {row['d_model']}" if "d_model" in row else "")
+                          + f": {row['n_reach']}/{row['n_runs']} reach")
     for axis in axes[len(rows):]:
         axis.set_visible(False)
     fig.suptitle(f"Untied runs per optimiser setting ({result.config['scale']} scale; dashed: Bayes "
