@@ -359,7 +359,7 @@ def provenance_text(result: Result) -> dict[str, str]:
         code = (f"an older code version ({stored}): its stored metrics are shown, and its verdicts are judged again "
                 f"by the current code")
     changed = ", ".join(result.changed_verdicts) if result.changed_verdicts else "none"
-    train = (result.metrics.get("timing") or {}).get("train_seconds") if isinstance(result.metrics, dict) else None
+    train = (result.metrics.get("timing") or {}).get("train_seconds")
     return {"wall_time": wall_text, "train_time": _duration(train), "device": str(p.get("device", "unknown")),
             "commit": str(p.get("git_commit") or "no commit")[:10], "torch": str(p.get("torch_version", "unknown")),
             "package": str(p.get("package_version", "unknown")), "code": code, "changed_verdicts": changed}
