@@ -199,7 +199,8 @@ def test_chapter_glues_only_values_the_results_provide(small):
         keys |= {f"{prefix}.{k}" for k in glue_values(run_or_load(CONFIGS[name].paper()), provenance=True)}
     sweep = run_or_load(XorLrSweepConfig.paper())
     keys |= {f"xor-sweep-paper.{k}" for k in glue_values(sweep, provenance=True)}
-    departures = (("xor-departure", XorDeparture.paper()), ("xor-departure-first", XorDeparture.optimiser_only()))
+    departures = (("xor-departure", XorDeparture.paper()), ("xor-departure-first", XorDeparture.optimiser_only()),
+                  ("xor-departure-wide", XorDeparture.wide_one_decay()))
     for prefix, cfg in departures:
         keys |= {f"{prefix}.{k}" for k in glue_values(run_or_load(cfg))}  # each departure and its runs (provenance)
         keys |= {f"{prefix}-runs.{k}" for k in glue_values(run_or_load(cfg.run_config()), provenance=True)}

@@ -13,21 +13,24 @@ from tiedemb.experiments.bertolotti.xor_departure import XorDeparture
 from tiedemb.experiments.bertolotti.xor_sweep import XorLrSweepConfig, reaches_bayes
 
 
-def test_the_paper_departure_changes_the_width_the_learning_rate_the_schedule_and_the_number_of_seeds():
+def test_the_paper_departure_changes_the_width_alone_and_the_number_of_seeds():
     ours, theirs = XorDeparture.paper().run_config().to_dict(), XorTransformerSmall.paper().to_dict()
-    assert {k for k in ours if ours[k] != theirs[k]} == {"lr", "seeds", "d_model", "d_ff", "t_max"}
-    assert ours["d_model"] == ours["d_ff"] and ours["t_max"] == ours["steps"]  # paired widths; one decay
+    assert {k for k in ours if ours[k] != theirs[k]} == {"seeds", "d_model", "d_ff"}
+    assert ours["d_model"] == ours["d_ff"]  # paired widths, as the authors pair them
     assert len(ours["seeds"]) == len(XorLrSweepConfig.paper().seeds)  # as many runs as each point of the sweep
     first = XorDeparture.optimiser_only().run_config().to_dict()  # the first departure: the learning rate alone
-    assert {k for k in first if first[k] != theirs[k]} == {"lr", "seeds"} and first["lr"] == ours["lr"]
+    assert {k for k in first if first[k] != theirs[k]} == {"lr", "seeds"}
+    wide = XorDeparture.wide_one_decay().run_config().to_dict()  # the width, that learning rate and one decay
+    assert {k for k in wide if wide[k] != theirs[k]} == {"lr", "seeds", "d_model", "d_ff", "t_max"}
+    assert wide["lr"] == first["lr"] and wide["t_max"] == wide["steps"] and wide["d_model"] == ours["d_model"]
     assert XorDeparture.quick().run_config() == XorTransformerSmall.quick()  # loaded from the main experiment
 
 
 def test_the_departure_is_a_point_of_the_sweep_run_to_the_authors_length():
     """The departure's setting (peak learning rate, weight decay, width, one decay or the restarts) is measured by the
-    committed sweep at 30,000 steps, so the chapter can set the two side by side; so is the first departure's."""
+    committed sweep at 30,000 steps, so the chapter can set the two side by side; so are the other departures'."""
     rows = run_or_load(XorLrSweepConfig.paper()).metrics["points"]
-    for cfg in (XorDeparture.paper(), XorDeparture.optimiser_only()):
+    for cfg in (XorDeparture.paper(), XorDeparture.optimiser_only(), XorDeparture.wide_one_decay()):
         one_decay = cfg.t_max >= cfg.steps
         assert any((r["lr"], r["weight_decay"], r["d_model"], r["one_decay"]) ==
                    (cfg.lr, cfg.weight_decay, cfg.d_model, one_decay) and (one_decay or r["t_max"] == cfg.t_max)
@@ -35,7 +38,8 @@ def test_the_departure_is_a_point_of_the_sweep_run_to_the_authors_length():
 
 
 def test_the_departure_counts_its_runs_and_is_judged_as_the_main_experiment():
-    for cfg in (XorDeparture.quick(), XorDeparture.paper(), XorDeparture.optimiser_only()):
+    for cfg in (XorDeparture.quick(), XorDeparture.paper(), XorDeparture.optimiser_only(),
+                XorDeparture.wide_one_decay()):
         r = run_or_load(cfg)
         m = r.metrics
         final = np.asarray(m["acc"]["untied"]["per_seed"])

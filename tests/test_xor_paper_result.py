@@ -93,19 +93,26 @@ def test_paper_runs_table_lists_every_configuration_committed_or_its_command():
         committed_bodies,
         committed_body_results,
         committed_paper,
+        departure_runs,
         paper_runs_table,
     )
+    from tiedemb.cache import load_committed
     from tiedemb.experiments.bertolotti.xor import OTHER_BODIES
 
     table = paper_runs_table()
-    assert [row[0] for row in table.rows] == list(PAPER_RUNS)
-    for row in table.rows:
+    others = departure_runs()
+    assert [row[0] for row in table.rows] == [*PAPER_RUNS, *(label for label, _ in others)]
+    for row in table.rows[:len(PAPER_RUNS)]:
         result = committed_paper(row[0])
         if result is None:
             assert row[3] == "not run yet" and row[-1] == f"python -m tiedemb run {row[0]} --scale paper"
         else:
             assert result.config["scale"] == "paper" and row[-1].startswith("task ")
             assert row[4] == f"{result.metrics['acc']['untied']['final']:.3f}"
+    for row, (_, cfg) in zip(table.rows[len(PAPER_RUNS):], others, strict=True):  # committed by their config keys
+        result = load_committed(cfg)
+        assert result is not None and row[1] == f"{cfg.steps:,}" and row[-1].startswith("task ")
+        assert row[4] == f"{result.metrics['acc']['untied']['final']:.3f}"
     assert (ROOT / "results/paper/xor-transformer-small/result.json").is_file()
     assert committed_paper("xor-transformer-small") is not None
     bodies = committed_bodies()

@@ -112,12 +112,14 @@ def test_the_trend_in_words_follows_the_counts():
 
 
 def test_point_words_name_one_decay_and_the_width():
-    from tiedemb.book.bertolotti.xor import _point_words
+    from tiedemb.experiments.bertolotti.xor_sweep import point_words
 
     row = dict(lr=2e-3, weight_decay=0.1, t_max=30_000, d_model=8, one_decay=True)
-    assert _point_words(row) == "lr 0.002 (weight decay 0.1, one decay, no restart, d 8)"
+    assert point_words(row) == "lr 0.002 (weight decay 0.1, one decay, no restart, d 8)"
+    assert point_words(row, short=True) == "lr 0.002, wd 0.1, one decay, d 8"  # a figure panel's title
     periodic = {**row, "t_max": 10_000, "one_decay": False}
-    assert _point_words(periodic) == "lr 0.002 (weight decay 0.1, T_max 10,000, d 8)"
+    assert point_words(periodic) == "lr 0.002 (weight decay 0.1, T_max 10,000, d 8)"
+    assert point_words(periodic, short=True) == "lr 0.002, wd 0.1, T_max 10,000, d 8"
 
 
 def test_the_departure_in_words_follows_the_first_reliable_point():

@@ -3,6 +3,7 @@ need, decided by the numbers so that every sentence stays true whatever a run gi
 
 from __future__ import annotations
 
+from ...config import ExperimentConfig
 from ...experiments.bertolotti.xor import (
     CONFIGS,
     LARGE_RATIO,
@@ -15,7 +16,7 @@ from ...experiments.bertolotti.xor import (
     pairs_of,
     task_learned,
 )
-from ...experiments.bertolotti.xor_sweep import lr_curve, plateau_exits
+from ...experiments.bertolotti.xor_sweep import lr_curve, plateau_exits, point_words
 from ...results import Result
 from .. import DataTable, prose
 
@@ -46,7 +47,7 @@ def xor_prose(result: Result) -> dict[str, str]:
     t: dict[str, str] = {
         "seeds": str(len(cfg["seeds"])), "steps": f"{cfg['steps']:,}", "n_bits": str(cfg["n_bits"]),
         "d_model": str(cfg["d_model"]), "d_ff": str(cfg["d_ff"]), "lr": f"{cfg['lr']:g}",
-        "weight_decay": f"{cfg['weight_decay']:g}",
+        "t_max": f"{cfg['t_max']:,}", "weight_decay": f"{cfg['weight_decay']:g}",
         "learned_threshold": f"{threshold:.3f}",
         "task_learned": "learned" if task_learned(m) else "not learned",
         "n_stuck_untied": str(sum(x <= threshold for x in untied_seeds)),
@@ -126,12 +127,6 @@ def other_bodies_prose(result: Result) -> dict[str, str]:
     }
 
 
-def _point_words(row: dict) -> str:
-    schedule = "one decay, no restart" if row.get("one_decay") else f"T_max {row['t_max']:,}"
-    width = f", d {row['d_model']}" if "d_model" in row else ""
-    return f"lr {row['lr']:g} (weight decay {row['weight_decay']:g}, {schedule}{width})"
-
-
 @prose("xor-lr-sweep")
 def sweep_prose(result: Result) -> dict[str, str]:
     """Words for the optimiser sweep: how many runs reach the Bayes level at each point, and the first point that
@@ -143,20 +138,20 @@ def sweep_prose(result: Result) -> dict[str, str]:
     escapes = [lr for lr in authors["escape_lr"] if lr is not None]
     most = most_reaching(rows)
     return {
-        "per_point": "; ".join(f"{_point_words(r)}: {r['n_reach']} of {r['n_runs']}" for r in rows),
+        "per_point": "; ".join(f"{point_words(r)}: {r['n_reach']} of {r['n_runs']}" for r in rows),
         "departure": "none of the settings tried" if first is None else
-        f"{_point_words(rows[first])}, where {rows[first]['n_reach']} of {rows[first]['n_runs']} runs reach it",
+        f"{point_words(rows[first])}, where {rows[first]['n_reach']} of {rows[first]['n_runs']} runs reach it",
         "first_n_reach": f"{authors['n_reach']} of {authors['n_runs']}",
         "first_exits": f"none of {authors['n_runs']}" if not escapes else
         f"{len(escapes)} of {authors['n_runs']}, at learning rates {', '.join(f'{lr:.1e}' for lr in sorted(escapes))}",
         "n_points": str(len(rows)),
         "trend": reach_trend(rows),
-        "most_reach": _point_words(rows[most]) + f", where {rows[most]['n_reach']} of {rows[most]['n_runs']} runs "
+        "most_reach": point_words(rows[most]) + f", where {rows[most]['n_reach']} of {rows[most]['n_runs']} runs "
         "reach it",
         "departure_next": ("no setting tried learns reliably within these steps; the most runs reach the Bayes level "
-                           f"at {_point_words(rows[most])} ({rows[most]['n_reach']} of {rows[most]['n_runs']})"
+                           f"at {point_words(rows[most])} ({rows[most]['n_reach']} of {rows[most]['n_runs']})"
                            if rows[most]["n_reach"] else "no setting tried lets a single run reach the Bayes level")
-        if first is None else f"the first that does, {_point_words(rows[first])}, is the smallest departure found",
+        if first is None else f"the first that does, {point_words(rows[first])}, is the smallest departure found",
     }
 
 
@@ -216,16 +211,29 @@ def committed_bodies() -> tuple[str, ...]:
     return tuple(r.name for r in committed_body_results())
 
 
+def departure_runs() -> list[tuple[str, ExperimentConfig]]:
+    """The other settings run to the authors' length beside ``xor-departure`` (the chapter's departure sections), each
+    with a label built from its configuration."""
+    from ...experiments.bertolotti.xor_departure import XorDeparture
+
+    first, wide = XorDeparture.optimiser_only(), XorDeparture.wide_one_decay()
+    no_restarts = first.run_config().replace(t_max=first.steps)
+    return [(f"xor-departure, d {first.d_model}, lr {first.lr:g}", first),
+            (f"the same, one decay (xor-transformer-small, d {no_restarts.d_model}, lr {no_restarts.lr:g})",
+             no_restarts),
+            (f"xor-departure, d {wide.d_model}, lr {wide.lr:g}, one decay", wide)]
+
+
 def paper_runs_table() -> DataTable:
-    """Per XOR configuration: its committed paper-scale run (steps, seeds, wall time, final accuracies, whether the
-    task was learned), or the command that produces it."""
+    """Per XOR configuration (and per other departure run to the authors' length, :func:`departure_runs`): its
+    committed paper-scale run (steps, seeds, wall time, final accuracies, whether the task was learned), or the command
+    that produces it."""
     from ...cache import load_committed, produce_command
     from ...experiments import get
     from .. import provenance_text
 
     rows = []
-    for name in PAPER_RUNS:
-        cfg = get(name).config_cls.paper()
+    for name, cfg in [(n, get(n).config_cls.paper()) for n in PAPER_RUNS] + departure_runs():
         r = load_committed(cfg)
         if r is None:
             rows.append([name, f"{cfg.steps:,}", str(len(cfg.seeds)), "not run yet", "–", "–", produce_command(cfg)])

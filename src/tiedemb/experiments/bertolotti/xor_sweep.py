@@ -112,6 +112,18 @@ class XorLrSweepConfig(ExperimentConfig):
                    widths=(4,) * 11 + (8, 8, 8))
 
 
+def point_words(row: dict, short: bool = False) -> str:
+    """A sweep point (a row of ``metrics["points"]``) in words: its peak learning rate, weight decay, schedule and
+    width; ``short`` for a figure's panel title."""
+    one_decay = row.get("one_decay")
+    width = f", d {row['d_model']}" if "d_model" in row else ""
+    if short:
+        schedule = "one decay" if one_decay else f"T_max {row['t_max']:,}"
+        return f"lr {row['lr']:g}, wd {row['weight_decay']:g}, {schedule}{width}"
+    schedule = "one decay, no restart" if one_decay else f"T_max {row['t_max']:,}"
+    return f"lr {row['lr']:g} (weight decay {row['weight_decay']:g}, {schedule}{width})"
+
+
 def lr_curve(config: dict, steps: np.ndarray) -> np.ndarray:
     """The learning rate at each of ``steps`` of an XOR result, from its stored config (``Result.config``)."""
     spec = TrainSpec(config["steps"], config["lr"], config["weight_decay"], config["t_max"], config["eta_min"],

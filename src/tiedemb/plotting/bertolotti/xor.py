@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...experiments.bertolotti.xor import CONFIGS, dh_label, final_values, other_bodies_status, pairs_of
-from ...experiments.bertolotti.xor_sweep import BAYES_MARGIN, lr_curve, reaches_bayes
+from ...experiments.bertolotti.xor_sweep import BAYES_MARGIN, lr_curve, point_words, reaches_bayes
 from ...results import Result
 from .. import COLORS, axes_or_new, band, figure, new_figure, step_axis
 
@@ -164,10 +164,7 @@ def plot_lr_sweep(result: Result, ax=None) -> Figure:
     for i, row in enumerate(rows):
         plot_runs_with_lr(axes[i], result.arrays["eval_step"], result.arrays[f"acc_untied.{i}"],
                           result.arrays[f"lr.{i}"], bayes=m["bayes_accuracy"], marginal=m["marginal_accuracy"],
-                          title=f"lr {row['lr']:g}, wd {row['weight_decay']:g}, "
-                          + ("one decay" if row.get("one_decay") else f"T_max {row['t_max']:,}")
-                          + (f", d {row['d_model']}" if "d_model" in row else "")
-                          + f": {row['n_reach']}/{row['n_runs']} reach")
+                          title=f"{point_words(row, short=True)}: {row['n_reach']}/{row['n_runs']} reach")
     for axis in axes[len(rows):]:
         axis.set_visible(False)
     fig.suptitle(f"Untied runs per optimiser setting ({result.config['scale']} scale; dashed: Bayes "
