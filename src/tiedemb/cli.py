@@ -2,7 +2,9 @@
 ``python -m tiedemb run --all [--jobs N] [--scale]`` (every experiment into the cache, one worker per core) and
 ``python -m tiedemb diagnose (FILE | --wikipedia) --pairs a/b,c/d [--window K] [--causal]`` ("should I tie?"),
 ``python -m tiedemb assignment (CHAPTER --out DIR | --list)`` (a chapter's student version, with nbgrader) and
-``python -m tiedemb grade SUBMISSION.ipynb|FOLDER ... [--out DIR] [--timeout S]`` (autograded scores as CSV).
+``python -m tiedemb grade SUBMISSION.ipynb|FOLDER ... [--out DIR] [--timeout S]`` (autograded scores as CSV) and
+``python -m tiedemb checkpoints [--save [DIR]]`` (the checkpoints of long runs in progress, and carrying them to another
+checkout: :mod:`~.resume`).
 
 Bad input (unknown experiment, bad scale, bad seeds, an output folder that cannot be written) exits with code 2 and a
 message that lists what is allowed, before anything is computed, and writes nothing.
@@ -73,7 +75,36 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--only-exercises", action="store_true",
                        help="run only the chapter's first code cell and its exercises section (fast; for "
                             "submissions whose answers need nothing else)")
+    ck = sub.add_parser("checkpoints", help="list the checkpoints of long runs in progress (cache and committed), or "
+                        "--save them to be committed so that another checkout resumes them")
+    ck.add_argument("--save", nargs="?", const=Path("results/checkpoints"), default=None, type=Path, metavar="DIR",
+                    help="copy the cache's checkpoints into DIR/<experiment>/ (default results/checkpoints)")
     return p
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from .config import cache_dir, results_dirs
+    from .resume import FOLDER, checkpoints_in, save_checkpoints
+
+    try:
+        if args.save is not None:
+            writable_folder(args.save, "--save")
+            saved = save_checkpoints(args.save)
+            for c in saved:
+                print(f"saved {args.save / c.experiment / c.name} (step {c.step:,})")
+            print(f"{len(saved)} checkpoint(s) saved into {args.save}; commit them to resume there (python -m tiedemb "
+                  f"run NAME --scale paper restores them into the cache)")
+            return 0
+        places = [("cache", cache_dir() / FOLDER)] + [("committed", d / FOLDER) for d in results_dirs()]
+        rows = [(where, c) for where, root in places for c in checkpoints_in(root)]
+    except (ConfigError, ValueError, OSError) as err:
+        print(f"python -m tiedemb checkpoints: error: {err}", file=sys.stderr)
+        return 2
+    for where, c in rows:
+        print(f"{where:9}  {c.experiment:28}  step {c.step:>9,}  {c.path}")
+    if not rows:
+        print("no checkpoints: no long run is in progress in the cache or committed")
+    return 0
 
 
 def _classroom():
@@ -141,14 +172,14 @@ def cmd_list() -> int:
     return 0
 
 
-def writable_folder(path: Path) -> None:
+def writable_folder(path: Path, option: str = "--out") -> None:
     """Create ``path`` if needed and check that files can be written in it; :class:`ConfigError` otherwise."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as err:
-        raise ConfigError(f"--out {str(path)!r} cannot be created or written: {err.strerror or err}") from None
+        raise ConfigError(f"{option} {str(path)!r} cannot be created or written: {err.strerror or err}") from None
 
 
 def cmd_run_all(args: argparse.Namespace) -> int:
@@ -275,7 +306,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .experiments import compute, run_or_load
     from .plotting import save_figures
     from .results import replace_dir
+    from .resume import restore_checkpoints
 
+    for c in restore_checkpoints() if cfg.scale == "paper" else ():  # a long run stopped in another checkout
+        print(f"restored the committed checkpoint {c.path} (step {c.step:,}) into the cache", file=sys.stderr)
     try:
         result = compute(cfg) if args.no_cache else run_or_load(cfg, compute_missing=True)
     except (ConfigError, CorpusError) as err:  # e.g. a user's text too short for the experiment's batches
@@ -364,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_assignment(args)
     if args.command == "grade":
         return cmd_grade(args)
+    if args.command == "checkpoints":
+        return cmd_checkpoints(args)
     return cmd_run(args)
 
 

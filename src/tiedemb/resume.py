@@ -1,0 +1,97 @@
+"""Checkpoints of long runs carried from one checkout to another.
+
+A paper-scale run writes its checkpoint into the results cache (:func:`~.cache.checkpoint_path`:
+``<cache>/checkpoints/<experiment>/<config key>-<code version>[-parts].pt``), which a fresh clone does not have. To
+carry a stopped run to another machine or session, its checkpoint files are committed, under the same names, to
+``results/checkpoints/<experiment>/`` (``python -m tiedemb checkpoints --save``). ``python -m tiedemb run`` first copies
+every committed checkpoint that the cache lacks, or holds at an earlier step, into the cache
+(:func:`restore_checkpoints`), and the run resumes from it and ends with the numbers of an uninterrupted run — provided
+the checkout's code for that experiment is the code that wrote it: the code version in the file name must match, or
+the run starts afresh. Once the run's result is committed, its checkpoints are removed from ``results/checkpoints/``.
+
+This module is imported by the command line only, so that it is outside every experiment's code version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import cache_dir, results_dirs
+
+FOLDER = "checkpoints"
+"""The sub-folder of the cache and of each committed results folder that holds checkpoints."""
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One checkpoint file: its experiment, its file name and the training step it holds."""
+
+    experiment: str
+    name: str
+    step: int
+    path: Path
+
+
+def checkpoint_step(path: Path) -> int:
+    """The training step a checkpoint file holds (its ``step`` entry), or a :class:`ValueError` naming the file."""
+    import torch
+
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        return int(state["step"])
+    except Exception as err:  # a truncated file, another format, no step
+        raise ValueError(f"{path} is not a readable training checkpoint with a step ({type(err).__name__}: {err})"
+                         ) from None
+
+
+def checkpoints_in(root: Path) -> list[Carried]:
+    """The checkpoint files under ``root`` (``root/<experiment>/*.pt``), sorted by experiment and name."""
+    found = []
+    for path in sorted(root.glob("*/*.pt")):
+        found.append(Carried(path.parent.name, path.name, checkpoint_step(path), path))
+    return found
+
+
+def _copy_atomic(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def restore_checkpoints(cache: Path | None = None, committed: list[Path] | None = None) -> list[Carried]:
+    """Copy each committed checkpoint that ``cache`` lacks, or holds at an earlier step, into it; return those
+    copied. ``committed`` defaults to the ``checkpoints`` folders of :func:`~.config.results_dirs`."""
+    target = (cache or cache_dir()) / FOLDER
+    roots = committed if committed is not None else [d / FOLDER for d in results_dirs()]
+    copied = []
+    for root in roots:
+        for c in checkpoints_in(root):
+            dest = target / c.experiment / c.name
+            if dest.is_file() and checkpoint_step(dest) >= c.step:
+                continue
+            _copy_atomic(c.path, dest)
+            copied.append(c)
+    return copied
+
+
+def save_checkpoints(dest: Path, cache: Path | None = None) -> list[Carried]:
+    """Copy every checkpoint of the cache into ``dest/<experiment>/`` (to be committed), replacing a copy at an
+    earlier step; return those copied."""
+    copied = []
+    for c in checkpoints_in((cache or cache_dir()) / FOLDER):
+        target = dest / c.experiment / c.name
+        if target.is_file() and checkpoint_step(target) >= c.step:
+            continue
+        _copy_atomic(c.path, target)
+        copied.append(c)
+    return copied
