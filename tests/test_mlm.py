@@ -534,3 +534,28 @@ def test_motion_totals_and_their_words_follow_the_numbers(tiny):
     assert text["motion_tied_pull"].startswith("pulled the tied twins together more strongly")
     d["tied"]["twin"]["pull"] = 0.0
     assert prose_text(doctored)["motion_tied_pull"].startswith("gave the tied twins no stronger pull")
+
+
+def test_paper_speed_reads_the_committed_benchmark_of_the_current_preset(tmp_path):
+    from tiedemb.book import MLM_PAPER_SPEED_FILE
+    from tiedemb.book.bertolotti.mlm import paper_speed
+
+    with pytest.raises(FileNotFoundError, match="bench_mlm_paper.py"):
+        paper_speed(tmp_path / "none.json")
+    data = json.loads(MLM_PAPER_SPEED_FILE.read_text(encoding="utf8"))
+    cfg = MLMTwinsConfig.paper()
+    shape = data["shape"]
+    # measured on the preset the chapter names (a changed preset needs a new benchmark)
+    assert (shape["d_model"], shape["n_layers"], shape["n_heads"], shape["d_ff"], shape["batch_size"],
+            shape["seq_len"]) == (cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, cfg.batch_size, cfg.seq_len)
+    assert data["preset_steps"] == cfg.steps
+    rows = data["variants"]
+    for row in rows.values():  # the table is consistent with itself
+        assert row["step_s"] == min(row["step_s_all"])
+        assert row["tokens_per_s"] == pytest.approx(cfg.batch_size * cfg.seq_len / row["step_s"])
+    mean_step = sum(r["step_s"] for r in rows.values()) / len(rows)
+    assert data["estimated_hours"]["preset"] == pytest.approx(cfg.steps * 4 * mean_step / 3600)
+    assert data["estimated_hours"]["authors"] == pytest.approx(1_200_000 * 4 * mean_step / 3600)
+    words = paper_speed()
+    assert words["paper_preset_hours"] == f"{data['estimated_hours']['preset']:,.0f}"
+    assert words["paper_preset_steps"] == f"{cfg.steps:,}"

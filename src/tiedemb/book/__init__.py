@@ -81,6 +81,9 @@ same run)."""
 LARGE_SPEED_FILE = SPEED_FILE.with_name("pw-large-speed.json")
 """The committed speed table of ``benchmarks/bench_pw_large.py`` (Press & Wolf's large model, one thread)."""
 
+MLM_PAPER_SPEED_FILE = SPEED_FILE.with_name("mlm-paper-speed.json")
+"""The committed speed table of ``benchmarks/bench_mlm_paper.py`` (the authors' twin MLM, one thread)."""
+
 
 def measured_speed(name: str, path: Path = SPEED_FILE) -> dict[str, str]:
     """What the committed benchmark measured for experiment ``name``, as words for a chapter's prose function: the

@@ -8,7 +8,9 @@ numbers.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 from ...claims import UNTESTABLE
 from ...experiments.bertolotti.mlm import (
@@ -24,7 +26,7 @@ from ...experiments.bertolotti.mlm import (
 )
 from ...experiments.bertolotti.mlm_sweep import point_label
 from ...results import Result
-from .. import measured_speed, prose
+from .. import MLM_PAPER_SPEED_FILE, measured_speed, prose
 
 EMBEDDINGS = {"in": "untied input", "out": "untied output", "tied": "tied"}
 VARIANT_WORDS = {"dh": "✓DH", "ndh": "✗DH"}
@@ -127,9 +129,37 @@ def mlm_twins_prose(result: Result) -> dict[str, str]:
     t["init_distance"] = f"{cfg['init_std'] * math.sqrt(2 * cfg['d_model']):.2f}"
     t |= _motion_words(m)
     t["twinned_ranks"] = rank_band(cfg.get("twin_rank", 0), cfg["n_twins"])
-    if result.name == "mlm-twins":  # the benchmark times the book's own quick run
-        t |= measured_speed("mlm-twins")
+    if result.name == "mlm-twins":  # the benchmarks time the book's own quick run and the authors' configuration
+        t |= measured_speed("mlm-twins") | paper_speed()
     return t
+
+
+def paper_speed(path: Path = MLM_PAPER_SPEED_FILE) -> dict[str, str]:
+    """What the committed benchmark of the authors' configuration (``benchmarks/bench_mlm_paper.py``) measured, as
+    words: its date and machine, the seconds per training step on one thread, and the hours (or years) that the
+    paper-scale preset and the authors' whole run would take on one core for the four models of one seed.
+
+    Speeds change from run to run and machine to machine: the page states the benchmark's numbers with their date.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no speed table at {path}; produce it with: python benchmarks/bench_mlm_paper.py"
+                                ) from None
+    rows, hours = data["variants"], data["estimated_hours"]
+    steps = sorted(r["step_s"] for r in rows.values())
+    return {
+        "paper_speed_date": data["date"],
+        "paper_speed_machine": data["machine"],
+        "paper_step_s": f"{steps[0]:.1f}" if f"{steps[0]:.1f}" == f"{steps[-1]:.1f}"
+        else f"{steps[0]:.1f}–{steps[-1]:.1f}",
+        "paper_models_per_seed": str(data["models_per_seed"]),
+        "paper_preset_steps": f"{data['preset_steps']:,}",
+        "paper_preset_hours": f"{hours['preset']:,.0f}",
+        "paper_preset_days": f"{hours['preset'] / 24:.0f}",
+        "paper_authors_steps": f"{data['authors_steps']:,}",
+        "paper_authors_years": f"{hours['authors'] / 24 / 365:.1f}",
+    }
 
 
 def _motion_words(m: dict) -> dict[str, str]:
