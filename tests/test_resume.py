@@ -90,3 +90,14 @@ def test_a_paper_scale_run_restores_the_committed_checkpoints_first(tmp_path, tm
     assert main(["run", "xor-transformer-ydh", "--scale", "paper", "--out", str(tmp_path / "out")]) == 0
     assert "restored the committed checkpoint" in capsys.readouterr().err
     assert checkpoint_step(tmp_cache / "checkpoints/xor-mlp-medium/k-c.pt") == 40_000
+
+
+def test_progress_says_how_far_a_run_is_where_its_checkpoint_tells(tmp_path):
+    torch.save({"step": 60_000, "fingerprint": {"steps": 300_000}, "elapsed_s": 5_400.0}, tmp_path / "x.pt")
+    torch.save({"step": 2_000, "fingerprint": {"config": {"steps": 30_000}}}, tmp_path / "y.pt")
+    (tmp_path / "a").mkdir()
+    for name in ("x.pt", "y.pt"):
+        (tmp_path / name).rename(tmp_path / "a" / name)
+    x, y = checkpoints_in(tmp_path)
+    assert x.progress().split() == ["step", "60,000", "of", "300,000", "(20%),", "1.5", "h", "so", "far"]
+    assert (y.total, y.elapsed_s) == (30_000, None) and y.progress().endswith("of 30,000 (7%)")

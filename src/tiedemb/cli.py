@@ -101,7 +101,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
         print(f"python -m tiedemb checkpoints: error: {err}", file=sys.stderr)
         return 2
     for where, c in rows:
-        print(f"{where:9}  {c.experiment:28}  step {c.step:>9,}  {c.path}")
+        print(f"{where:9}  {c.experiment:28}  {c.progress()}  {c.path}")
     if not rows:
         print("no checkpoints: no long run is in progress in the cache or committed")
     return 0

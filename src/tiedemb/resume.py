@@ -28,31 +28,61 @@ FOLDER = "checkpoints"
 
 @dataclass(frozen=True)
 class Carried:
-    """One checkpoint file: its experiment, its file name and the training step it holds."""
+    """One checkpoint file: its experiment, its file name, the training step it holds, and where its run says so
+    the run's length in steps and the wall seconds spent on it so far."""
 
     experiment: str
     name: str
     step: int
     path: Path
+    total: int | None = None
+    elapsed_s: float | None = None
+
+    def progress(self) -> str:
+        """``step 40,000 of 300,000 (13 %), 0.8 h`` (as much of it as the checkpoint says)."""
+        text = f"step {self.step:>9,}"
+        if self.total:
+            text += f" of {self.total:,} ({self.step / self.total:.0%})"
+        if self.elapsed_s is not None:
+            text += f", {self.elapsed_s / 3600:.1f} h so far"
+        return text
 
 
-def checkpoint_step(path: Path) -> int:
-    """The training step a checkpoint file holds (its ``step`` entry), or a :class:`ValueError` naming the file."""
+def _read(path: Path) -> dict:
     import torch
 
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-        return int(state["step"])
+        int(state["step"])
+        return state
     except Exception as err:  # a truncated file, another format, no step
         raise ValueError(f"{path} is not a readable training checkpoint with a step ({type(err).__name__}: {err})"
                          ) from None
+
+
+def checkpoint_step(path: Path) -> int:
+    """The training step a checkpoint file holds (its ``step`` entry), or a :class:`ValueError` naming the file."""
+    return int(_read(path)["step"])
+
+
+def _total_steps(fingerprint: object) -> int | None:
+    """The run's length from a checkpoint's fingerprint: its ``steps``, or its config's (None if it has neither)."""
+    if not isinstance(fingerprint, dict):
+        return None
+    for holder in (fingerprint, fingerprint.get("config")):
+        if isinstance(holder, dict) and isinstance(holder.get("steps"), int):
+            return holder["steps"]
+    return None
 
 
 def checkpoints_in(root: Path) -> list[Carried]:
     """The checkpoint files under ``root`` (``root/<experiment>/*.pt``), sorted by experiment and name."""
     found = []
     for path in sorted(root.glob("*/*.pt")):
-        found.append(Carried(path.parent.name, path.name, checkpoint_step(path), path))
+        state = _read(path)
+        elapsed = state.get("elapsed_s")
+        found.append(Carried(path.parent.name, path.name, int(state["step"]), path,
+                             _total_steps(state.get("fingerprint")), float(elapsed) if elapsed is not None else None))
     return found
 
 
