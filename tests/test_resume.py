@@ -101,3 +101,14 @@ def test_progress_says_how_far_a_run_is_where_its_checkpoint_tells(tmp_path):
     x, y = checkpoints_in(tmp_path)
     assert x.progress().split() == ["step", "60,000", "of", "300,000", "(20%),", "1.5", "h", "so", "far"]
     assert (y.total, y.elapsed_s) == (30_000, None) and y.progress().endswith("of 30,000 (7%)")
+
+
+def test_save_writes_an_index_of_what_it_holds(tmp_path):
+    cache, dest = tmp_path / "cache", tmp_path / "dest"
+    path = cache / "checkpoints/xor-mlp-medium/c1dbe8fda12d39d2-3510c21b346c43db.pt"
+    path.parent.mkdir(parents=True)
+    torch.save({"step": 60_000, "fingerprint": {"steps": 300_000}}, path)
+    save_checkpoints(dest, cache=cache)
+    text = (dest / "README.md").read_text()
+    assert ("| `xor-mlp-medium` | `c1dbe8fda12d39d2-3510c21b346c43db.pt` | 60,000 of 300,000 (20%) | "
+            "`3510c21b346c43db` |") in text

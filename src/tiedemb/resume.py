@@ -116,7 +116,7 @@ def restore_checkpoints(cache: Path | None = None, committed: list[Path] | None 
 
 def save_checkpoints(dest: Path, cache: Path | None = None) -> list[Carried]:
     """Copy every checkpoint of the cache into ``dest/<experiment>/`` (to be committed), replacing a copy at an
-    earlier step; return those copied."""
+    earlier step, and rewrite ``dest/README.md`` (:func:`index_text`); return those copied."""
     copied = []
     for c in checkpoints_in((cache or cache_dir()) / FOLDER):
         target = dest / c.experiment / c.name
@@ -124,4 +124,25 @@ def save_checkpoints(dest: Path, cache: Path | None = None) -> list[Carried]:
             continue
         _copy_atomic(c.path, target)
         copied.append(c)
+    (dest / "README.md").write_text(index_text(checkpoints_in(dest)), encoding="utf8")
     return copied
+
+
+def index_text(carried: list[Carried]) -> str:
+    """The README of a folder of committed checkpoints: what each holds and how to resume it."""
+    lines = ["# Checkpoints of long runs in progress", "",
+             "Written by `python -m tiedemb checkpoints --save`; do not edit. Each file is a training checkpoint of a "
+             "paper-scale run that has not finished, named `<config key>-<code version>[-parts].pt`. "
+             "`python -m tiedemb run EXPERIMENT --scale paper` (or the experiment that trains this configuration) "
+             "copies it into the results cache and resumes from it, provided the checkout's code version of the "
+             "experiment is the one in the name (`python -c \"from tiedemb.cache import code_version; "
+             "print(code_version('EXPERIMENT'))\"`); otherwise run it from a worktree of a commit whose code version "
+             "matches. Once a run's result is committed under `results/paper/`, its checkpoints are deleted here.", "",
+             "| experiment | file | progress | code version |", "|---|---|---|---|"]
+    for c in carried:
+        version = c.name.removesuffix(".pt").split("-")[1] if c.name.count("-") else "?"
+        lines.append(f"| `{c.experiment}` | `{c.name}` | {c.progress().replace('step ', '', 1).strip()} | "
+                     f"`{version}` |")
+    if not carried:
+        lines.append("| (none) | | | |")
+    return "\n".join(lines) + "\n"
