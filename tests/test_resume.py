@@ -32,7 +32,7 @@ def test_a_run_stopped_in_one_cache_resumes_from_the_committed_copy_in_another(t
     assert stats.resumed_from == 15
     assert task.losses == full_task.losses
     assert torch.equal(model.weight, full_model.weight)
-    assert (committed / name).is_file(), "the committed copy stays until the result is committed"
+    assert (committed / (name + ".xz")).is_file(), "the committed copy (compressed) stays until the result is committed"
 
 
 def test_restore_copies_what_the_cache_lacks_or_holds_at_an_earlier_step_only(tmp_path):
@@ -53,9 +53,10 @@ def test_restore_copies_what_the_cache_lacks_or_holds_at_an_earlier_step_only(tm
 def test_save_keeps_a_later_committed_copy(tmp_path):
     cache, dest = tmp_path / "cache", tmp_path / "dest"
     _fake(cache / "checkpoints/a/one.pt", 200)
-    _fake(dest / "a/one.pt", 400)
+    save_checkpoints(dest, cache=cache)
+    _fake(cache / "checkpoints/a/one.pt", 100)
     assert save_checkpoints(dest, cache=cache) == []
-    assert checkpoint_step(dest / "a/one.pt") == 400
+    assert checkpoint_step(dest / "a/one.pt.xz") == 200
 
 
 def test_a_file_that_is_not_a_checkpoint_is_named_in_the_error(tmp_path):
@@ -110,5 +111,5 @@ def test_save_writes_an_index_of_what_it_holds(tmp_path):
     torch.save({"step": 60_000, "fingerprint": {"steps": 300_000}}, path)
     save_checkpoints(dest, cache=cache)
     text = (dest / "README.md").read_text()
-    assert ("| `xor-mlp-medium` | `c1dbe8fda12d39d2-3510c21b346c43db.pt` | 60,000 of 300,000 (20%) | "
+    assert ("| `xor-mlp-medium` | `c1dbe8fda12d39d2-3510c21b346c43db.pt.xz` | 60,000 of 300,000 (20%) | "
             "`3510c21b346c43db` |") in text

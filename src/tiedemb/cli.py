@@ -84,14 +84,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     from .config import cache_dir, results_dirs
-    from .resume import FOLDER, checkpoints_in, save_checkpoints
+    from .resume import FOLDER, PACKED, checkpoints_in, save_checkpoints
 
     try:
         if args.save is not None:
             writable_folder(args.save, "--save")
             saved = save_checkpoints(args.save)
             for c in saved:
-                print(f"saved {args.save / c.experiment / c.name} (step {c.step:,})")
+                print(f"saved {args.save / c.experiment / (c.name + PACKED)} (step {c.step:,})")
             print(f"{len(saved)} checkpoint(s) saved into {args.save}; commit them to resume there (python -m tiedemb "
                   f"run NAME --scale paper restores them into the cache)")
             return 0

@@ -2,8 +2,9 @@
 
 A paper-scale run writes its checkpoint into the results cache (:func:`~.cache.checkpoint_path`:
 ``<cache>/checkpoints/<experiment>/<config key>-<code version>[-parts].pt``), which a fresh clone does not have. To
-carry a stopped run to another machine or session, its checkpoint files are committed, under the same names, to
-``results/checkpoints/<experiment>/`` (``python -m tiedemb checkpoints --save``). ``python -m tiedemb run`` first copies
+carry a stopped run to another machine or session, its checkpoint files are committed, under the same names
+compressed with xz (``.pt.xz``, about a third of the size), to ``results/checkpoints/<experiment>/``
+(``python -m tiedemb checkpoints --save``). ``python -m tiedemb run`` first copies
 every committed checkpoint that the cache lacks, or holds at an earlier step, into the cache
 (:func:`restore_checkpoints`), and the run resumes from it and ends with the numbers of an uninterrupted run — provided
 the checkout's code for that experiment is the code that wrote it: the code version in the file name must match, or
@@ -14,6 +15,8 @@ This module is imported by the command line only, so that it is outside every ex
 
 from __future__ import annotations
 
+import io
+import lzma
 import os
 import shutil
 import tempfile
@@ -24,6 +27,8 @@ from .config import cache_dir, results_dirs
 
 FOLDER = "checkpoints"
 """The sub-folder of the cache and of each committed results folder that holds checkpoints."""
+PACKED = ".xz"
+"""The suffix added to a committed checkpoint (xz-compressed; the cache keeps plain ``.pt`` files)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class Carried:
     the run's length in steps and the wall seconds spent on it so far."""
 
     experiment: str
-    name: str
+    name: str  # the file name in the cache (without the committed copy's .xz)
     step: int
     path: Path
     total: int | None = None
@@ -52,7 +57,8 @@ def _read(path: Path) -> dict:
     import torch
 
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        source = io.BytesIO(lzma.decompress(path.read_bytes())) if path.name.endswith(PACKED) else path
+        state = torch.load(source, weights_only=True, map_location="cpu")
         int(state["step"])
         return state
     except Exception as err:  # a truncated file, another format, no step
@@ -76,22 +82,30 @@ def _total_steps(fingerprint: object) -> int | None:
 
 
 def checkpoints_in(root: Path) -> list[Carried]:
-    """The checkpoint files under ``root`` (``root/<experiment>/*.pt``), sorted by experiment and name."""
+    """The checkpoint files under ``root`` (``root/<experiment>/*.pt``, or ``*.pt.xz`` committed), sorted by
+    experiment and name."""
     found = []
-    for path in sorted(root.glob("*/*.pt")):
+    for path in sorted([*root.glob("*/*.pt"), *root.glob(f"*/*.pt{PACKED}")]):
         state = _read(path)
         elapsed = state.get("elapsed_s")
-        found.append(Carried(path.parent.name, path.name, int(state["step"]), path,
+        found.append(Carried(path.parent.name, path.name.removesuffix(PACKED), int(state["step"]), path,
                              _total_steps(state.get("fingerprint")), float(elapsed) if elapsed is not None else None))
     return found
 
 
 def _copy_atomic(src: Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` through a temporary sibling, compressing into a ``.xz`` destination and decompressing
+    from a ``.xz`` source."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
     os.close(fd)
     try:
-        shutil.copyfile(src, tmp)
+        if dest.name.endswith(PACKED):
+            Path(tmp).write_bytes(lzma.compress(src.read_bytes()))
+        elif src.name.endswith(PACKED):
+            Path(tmp).write_bytes(lzma.decompress(src.read_bytes()))
+        else:
+            shutil.copyfile(src, tmp)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -119,7 +133,7 @@ def save_checkpoints(dest: Path, cache: Path | None = None) -> list[Carried]:
     earlier step, and rewrite ``dest/README.md`` (:func:`index_text`); return those copied."""
     copied = []
     for c in checkpoints_in((cache or cache_dir()) / FOLDER):
-        target = dest / c.experiment / c.name
+        target = dest / c.experiment / (c.name + PACKED)
         if target.is_file() and checkpoint_step(target) >= c.step:
             continue
         _copy_atomic(c.path, target)
@@ -141,7 +155,7 @@ def index_text(carried: list[Carried]) -> str:
              "| experiment | file | progress | code version |", "|---|---|---|---|"]
     for c in carried:
         version = c.name.removesuffix(".pt").split("-")[1] if c.name.count("-") else "?"
-        lines.append(f"| `{c.experiment}` | `{c.name}` | {c.progress().replace('step ', '', 1).strip()} | "
+        lines.append(f"| `{c.experiment}` | `{c.path.name}` | {c.progress().replace('step ', '', 1).strip()} | "
                      f"`{version}` |")
     if not carried:
         lines.append("| (none) | | | |")
