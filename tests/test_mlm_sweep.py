@@ -132,6 +132,39 @@ def test_sweep_figure(tiny_sweep):
     assert "SGD lr 0.5, σ 0.05, 4 steps, ranks 6+, swap 0.1" in labels
 
 
+def test_surface_grids_find_the_paper_sweep_s_grids():
+    from tiedemb.experiments.bertolotti.mlm_sweep import PAPER_POINTS
+    from tiedemb.plotting.bertolotti.mlm import surface_grids
+
+    rows = [dict(zip(POINT_FIELDS, p, strict=True)) for p in PAPER_POINTS]
+    grids = surface_grids(rows)
+    assert [(title, y, x, len(idx)) for title, y, x, idx in grids] == [
+        ("AdamW, σ 0.05, 1,000 steps", "lr", "weight_decay", 9), ("AdamW, σ 0.3, 1,000 steps", "lr", "weight_decay", 9),
+        ("SGD, 1,000 steps", "lr", "init_std", 6)]
+    for _, y, x, idx in grids:  # each cell of a grid is one point
+        assert len({(rows[i][y], rows[i][x]) for i in idx}) == len(idx)
+
+
+def test_sweep_surface_figure_writes_every_value(tiny_sweep):
+    from tiedemb.plotting.bertolotti.mlm import plot_twin_sweep_surface, surface_grids
+
+    _, result, _, _ = tiny_sweep
+    rows = result.metrics["points"]
+    grids = surface_grids(rows)
+    fig = plot_twin_sweep_surface(result)
+    assert len(fig.axes) == 3 * len(grids) + 1  # the panels and the colour bar
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == len(grids[0][3])
+    for i, text in zip(grids[0][3], texts, strict=True):
+        value = rows[i]["ratio_mean"]["in"]
+        assert text.rstrip("*") == ("diverged" if value is None else f"{value:.2f}")
+    mid_only = [{**r, "twin_rank": 5} for r in rows]  # nothing to draw: a figure that says so, no error
+    assert surface_grids(mid_only) == []
+    empty = plot_twin_sweep_surface(type(result)(result.name, result.config, {**result.metrics, "points": mid_only},
+                                                 [], {}))
+    assert "no surface" in empty.axes[0].texts[0].get_text()
+
+
 def test_sweep_prose_follows_the_numbers(tiny_sweep):
     from tiedemb.book import prose_text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -228,4 +230,78 @@ def plot_twin_sweep(result: Result, ax=None) -> Figure:
         a.set_yticks(y, [point_label(r) for r in rows], fontsize=8)
         a.tick_params(axis="x", labelbottom=True)
     axes[-1, 0].set_xlabel("twin / random-pair distance")
+    return fig
+
+
+CLOSE_FRAME = "#e41a1c"
+"""The frame of a cell whose ratio meets the "close" criterion (:func:`plot_twin_sweep_surface`)."""
+
+
+def surface_grids(rows: list[dict]) -> list[tuple[str, str, str, list[int]]]:
+    """The sweep's grids for :func:`plot_twin_sweep_surface`: among the ✓DH points that twin the most frequent words
+    and train for their most common number of steps (the fewest on a tie), the AdamW points for each initial σ (peak
+    learning rate × weight decay) and the SGD points (learning rate × σ). Each grid is ``(title, row field, column
+    field, point indices)``; the values come from the points, nothing is assumed about the grid."""
+    top = [i for i, r in enumerate(rows) if r["twin_rank"] == 0 and r["swap"] == 0.5]
+    if not top:
+        return []
+    steps = [rows[i]["steps"] for i in top]
+    base = max(set(steps), key=lambda s: (steps.count(s), -s))
+    keep = [i for i in top if rows[i]["steps"] == base]
+    grids = []
+    for sigma in sorted({rows[i]["init_std"] for i in keep if rows[i]["optimizer"] == "adamw"}):
+        idx = [i for i in keep if rows[i]["optimizer"] == "adamw" and rows[i]["init_std"] == sigma]
+        grids.append((f"AdamW, σ {sigma:g}, {base:,} steps", "lr", "weight_decay", idx))
+    sgd = [i for i in keep if rows[i]["optimizer"] == "sgd"]
+    if sgd:
+        grids.append((f"SGD, {base:,} steps", "lr", "init_std", sgd))
+    return grids
+
+
+@figure("mlm-twins-sweep")
+def plot_twin_sweep_surface(result: Result, ax=None) -> Figure:
+    """The sweep as surfaces: for each grid of :func:`surface_grids` (one row of panels) and each embedding (one
+    column), the twin/random distance ratio (mean over seeds) in a cell per setting, with its value written in; a
+    ratio at or below the "close" criterion is framed, a point at which a seed diverged is marked.
+
+    Args:
+        ax: None, or 3 × (number of grids) axes to draw into.
+    """
+    rows, close = result.metrics["points"], result.metrics["close"]
+    grids = surface_grids(rows)
+    if not grids:  # e.g. a sweep of mid-frequency twins only: nothing to draw as a surface
+        fig, a = axes_or_new(None if ax is None else np.asarray(ax, dtype=object).ravel()[0], (6.0, 1.2))
+        a.text(0.5, 0.5, "no ✓DH points of the most frequent words: no surface to draw", ha="center", va="center")
+        a.set_axis_off()
+        return fig
+    fig, axes = _panels(ax, len(grids), 3, (10.5, 2.6 * len(grids)))
+    means = [r["ratio_mean"][e] for r in rows for e, _ in SWEEP_PANELS if r["ratio_mean"][e] is not None]
+    vmax = max([1.2, *means])
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
+    image = None
+    for g, (title, yfield, xfield, idx) in enumerate(grids):
+        ys = sorted({rows[i][yfield] for i in idx})
+        xs = sorted({rows[i][xfield] for i in idx})
+        for col, (e, panel) in enumerate(SWEEP_PANELS):
+            a = axes[g, col]
+            grid = np.full((len(ys), len(xs)), np.nan)
+            for i in idx:
+                value = rows[i]["ratio_mean"][e]
+                y, x = ys.index(rows[i][yfield]), xs.index(rows[i][xfield])
+                grid[y, x] = np.nan if value is None else value
+                diverged = any(v is None for v in rows[i]["ratio"][e])
+                text = "diverged" if value is None else f"{value:.2f}" + ("*" if diverged else "")
+                a.text(x, y, text, ha="center", va="center", fontsize=8,
+                       color="white" if value is not None and value < 0.6 * vmax else "black")
+                if value is not None and value <= close:
+                    a.add_patch(matplotlib.patches.Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, lw=2,
+                                                             edgecolor=CLOSE_FRAME))
+            image = a.imshow(grid, cmap=cmap, vmin=0, vmax=vmax, origin="lower", aspect="auto")
+            a.grid(False)
+            a.set_xticks(range(len(xs)), [f"{v:g}" for v in xs], fontsize=8)
+            a.set_yticks(range(len(ys)), [f"{v:g}" for v in ys], fontsize=8)
+            a.set_xlabel({"weight_decay": "weight decay", "init_std": "initial σ"}[xfield], fontsize=8)
+            a.set_ylabel("learning rate" if col == 0 else "", fontsize=8)
+            a.set_title(f"{title}\n{panel}", fontsize=8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label=f"twin / random-pair distance (framed: ≤ {close:g})")
     return fig
