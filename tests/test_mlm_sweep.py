@@ -183,3 +183,17 @@ def test_the_point_preset_is_the_quick_sweep_s_first_point():
     """`run --all` computes both experiments: the point's own quick run must be one the sweep reads, not extra work."""
     sweep = MLMTwinsSweepConfig.quick()
     assert sweep.point_config(sweep.points[0]) == MLMTwinPointConfig.quick()
+
+
+def test_the_chapter_finds_the_committed_points_of_the_paper_sweep(tmp_path, monkeypatch):
+    from tiedemb.book.bertolotti.mlm import committed_sweep_points
+    from tiedemb.cache import committed_path
+    from tiedemb.results import Result
+
+    monkeypatch.setattr("tiedemb.cache.results_dirs", lambda: [tmp_path])
+    assert committed_sweep_points() == ()
+    full = MLMTwinsSweepConfig.paper()
+    for p in (full.points[7], full.points[2]):
+        cfg = full.point_config(p)
+        Result(cfg.name, cfg.to_dict(), {}, [], {}).save(committed_path(cfg, tmp_path))
+    assert committed_sweep_points() == (full.points[2], full.points[7])  # in the sweep's order

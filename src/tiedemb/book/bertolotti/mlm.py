@@ -24,7 +24,7 @@ from ...experiments.bertolotti.mlm import (
     loss_drop,
     rank_band,
 )
-from ...experiments.bertolotti.mlm_sweep import point_label
+from ...experiments.bertolotti.mlm_sweep import MLMTwinsSweepConfig, point_label
 from ...results import Result
 from .. import MLM_PAPER_SPEED_FILE, measured_speed, prose
 
@@ -207,6 +207,15 @@ def _spread(values: list[float]) -> str:
     return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
 
 
+def committed_sweep_points() -> tuple[tuple, ...]:
+    """The points of the paper-scale sweep whose results are committed (``results/paper/mlm-twins-point/<config
+    key>/``), in the sweep's order: the chapter shows the paper-scale sweep as far as it has been run."""
+    from ...cache import load_committed
+
+    full = MLMTwinsSweepConfig.paper()
+    return tuple(p for p in full.points if load_committed(full.point_config(p)) is not None)
+
+
 @prose("mlm-twins-sweep")
 def mlm_twins_sweep_prose(result: Result) -> dict[str, str]:
     """Words and rounded numbers of the chapter's sweep section: each point's ratios and accuracy, the range of
@@ -230,7 +239,8 @@ def mlm_twins_sweep_prose(result: Result) -> dict[str, str]:
                 text += f"; the {model} model diverged in {n} of {len(cfg['seeds'])} seeds"
         return text + ")"
 
-    t = {"sweep_n_points": str(len(rows)), "sweep_n_seeds": str(len(cfg["seeds"])), "sweep_close": f"{m['close']:g}"}
+    t = {"sweep_n_points": str(len(rows)), "sweep_n_seeds": str(len(cfg["seeds"])), "sweep_close": f"{m['close']:g}",
+         "sweep_n_full": str(len(MLMTwinsSweepConfig.for_scale(cfg["scale"]).points))}
     t["sweep_points"] = "; ".join(f"{point_label(r)}: {ratios(r)}" for r in rows)
     for e in EMBEDDINGS:
         t[f"sweep_range_{e}"] = _spread([r["ratio_mean"][e] for r in dh]) if dh else "nothing (every point diverged)"
