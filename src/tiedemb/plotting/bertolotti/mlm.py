@@ -294,8 +294,8 @@ def plot_twin_sweep_surface(result: Result, ax=None) -> Figure:
                 a.text(x, y, text, ha="center", va="center", fontsize=8,
                        color="white" if value is not None and value < 0.6 * vmax else "black")
                 if value is not None and value <= close:
-                    a.add_patch(matplotlib.patches.Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, lw=2,
-                                                             edgecolor=CLOSE_FRAME))
+                    a.add_patch(matplotlib.patches.Rectangle((x - 0.45, y - 0.45), 0.9, 0.9, fill=False, lw=2,
+                                                             edgecolor=CLOSE_FRAME))  # inside the cell
             image = a.imshow(grid, cmap=cmap, vmin=0, vmax=vmax, origin="lower", aspect="auto")
             a.grid(False)
             a.set_xticks(range(len(xs)), [f"{v:g}" for v in xs], fontsize=8)
