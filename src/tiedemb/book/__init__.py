@@ -85,6 +85,15 @@ MLM_PAPER_SPEED_FILE = SPEED_FILE.with_name("mlm-paper-speed.json")
 """The committed speed table of ``benchmarks/bench_mlm_paper.py`` (the authors' twin MLM, one thread)."""
 
 
+def speed_table(path: Path, script: str) -> dict[str, Any]:
+    """A committed benchmark table (JSON) written by ``benchmarks/<script>``, or a :class:`FileNotFoundError` that
+    names the command producing it."""
+    try:
+        return json.loads(path.read_text(encoding="utf8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no speed table at {path}; produce it with: python benchmarks/{script}") from None
+
+
 def measured_speed(name: str, path: Path = SPEED_FILE) -> dict[str, str]:
     """What the committed benchmark measured for experiment ``name``, as words for a chapter's prose function: the
     date and machine, the one-core wall time, and, for a training loop that counts its FLOPs, tokens per second and

@@ -8,7 +8,6 @@ numbers.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from ...experiments.bertolotti.mlm import (
 )
 from ...experiments.bertolotti.mlm_sweep import MLMTwinsSweepConfig, point_label
 from ...results import Result
-from .. import MLM_PAPER_SPEED_FILE, measured_speed, prose
+from .. import MLM_PAPER_SPEED_FILE, measured_speed, prose, speed_table
 
 EMBEDDINGS = {"in": "untied input", "out": "untied output", "tied": "tied"}
 VARIANT_WORDS = {"dh": "✓DH", "ndh": "✗DH"}
@@ -141,11 +140,7 @@ def paper_speed(path: Path = MLM_PAPER_SPEED_FILE) -> dict[str, str]:
 
     Speeds change from run to run and machine to machine: the page states the benchmark's numbers with their date.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no speed table at {path}; produce it with: python benchmarks/bench_mlm_paper.py"
-                                ) from None
+    data = speed_table(path, "bench_mlm_paper.py")
     rows, hours = data["variants"], data["estimated_hours"]
     steps = sorted(r["step_s"] for r in rows.values())
     return {

@@ -7,7 +7,6 @@ Our numbers come from the result; the paper's (Tables 5 and 6 of press2017, on t
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ...experiments.press_wolf.language_models import (
     VARIANTS,
 )
 from ...results import Result
-from .. import LARGE_SPEED_FILE, DataTable, prose
+from .. import LARGE_SPEED_FILE, DataTable, prose, speed_table
 
 Table = DataTable
 """The chapter's tables: the book's :class:`~tiedemb.book.DataTable`."""
@@ -142,11 +141,7 @@ def large_model_speed(path: Path = LARGE_SPEED_FILE) -> dict[str, str]:
 
     Speeds change from run to run and machine to machine: the page states the benchmark's numbers with their date.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no speed table at {path}; produce it with: python benchmarks/bench_pw_large.py"
-                                ) from None
+    data = speed_table(path, "bench_pw_large.py")
     rows, hours = data["variants"], data["estimated_hours"]
     return {
         "large_speed_date": data["date"],
