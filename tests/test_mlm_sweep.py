@@ -197,3 +197,21 @@ def test_the_chapter_finds_the_committed_points_of_the_paper_sweep(tmp_path, mon
         cfg = full.point_config(p)
         Result(cfg.name, cfg.to_dict(), {}, [], {}).save(committed_path(cfg, tmp_path))
     assert committed_sweep_points() == (full.points[2], full.points[7])  # in the sweep's order
+
+
+def test_sweep_prose_skips_an_embedding_that_diverged_in_every_seed(tiny_sweep):
+    import copy
+
+    from tiedemb.book import prose_text
+
+    _, result, _, _ = tiny_sweep
+    broken = copy.deepcopy(result)
+    row = next(r for r in broken.metrics["points"] if r["swap"] == 0.5)
+    row["ratio_mean"]["in"], row["ratio"]["in"] = None, [None] * len(row["ratio"]["in"])
+    row["ratio_mean"]["tied"] = None
+    t = prose_text(broken)  # no TypeError from comparing None with numbers
+    others = [r["ratio_mean"]["in"] for r in broken.metrics["points"]
+              if r["swap"] == 0.5 and r["ratio_mean"]["in"] is not None]
+    assert not others  # the tiny sweep's only ✓DH point: its input ratio is gone, so no range
+    assert t["sweep_range_in"] == "nothing (every point diverged)"
+    assert "diverged" in t["sweep_points"]

@@ -238,13 +238,15 @@ def mlm_twins_sweep_prose(result: Result) -> dict[str, str]:
          "sweep_n_full": str(len(MLMTwinsSweepConfig.for_scale(cfg["scale"]).points))}
     t["sweep_points"] = "; ".join(f"{point_label(r)}: {ratios(r)}" for r in rows)
     for e in EMBEDDINGS:
-        t[f"sweep_range_{e}"] = _spread([r["ratio_mean"][e] for r in dh]) if dh else "nothing (every point diverged)"
+        kept = [r["ratio_mean"][e] for r in dh if r["ratio_mean"][e] is not None]  # None: diverged in every seed
+        t[f"sweep_range_{e}"] = _spread(kept) if kept else "nothing (every point diverged)"
     if dh:
         low = min(dh, key=lambda r: r["ratio_mean"]["out"])
-        best = max(dh, key=acc)
+        best = max(dh, key=lambda r: -1.0 if acc(r) is None else acc(r))
+        tied = low["ratio_mean"]["tied"]
+        tied_text = "diverged" if tied is None else f"{tied:.2f}"
         t["sweep_lowest_out"] = (f"{point_label(low)} (untied output {low['ratio_mean']['out']:.2f}, tied "
-                                 f"{low['ratio_mean']['tied']:.2f}), where the untied model's masked-token accuracy "
-                                 f"is {acc(low):.3f}")
+                                 f"{tied_text}), where the untied model's masked-token accuracy is {acc(low):.3f}")
         t["sweep_best_acc"] = f"{point_label(best)} ({acc(best):.3f})"
         t["sweep_lowest_is_best"] = (
             "the same point" if low is best else
